@@ -1,0 +1,1 @@
+"""Dev-only tools (local stack, CLI, benchmarks): never shipped in the Lambda layer."""

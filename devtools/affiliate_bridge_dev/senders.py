@@ -1,0 +1,17 @@
+"""Sign webhook bodies the way the providers do, for the CLI, tests and benchmarks."""
+
+from __future__ import annotations
+
+import time
+
+from affiliate_bridge.signing import hmac_sha256_hex
+
+
+def stripe_signature_header(body: bytes, secret: str, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    return f"t={ts},v1={hmac_sha256_hex(secret, str(ts).encode() + b'.' + body)}"
+
+
+def paddle_signature_header(body: bytes, secret: str, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    return f"ts={ts};h1={hmac_sha256_hex(secret, str(ts).encode() + b':' + body)}"

@@ -1,0 +1,19 @@
+"""ForwarderFunction: TransactionsQueue batches -> the affiliate API, partial failures reported."""
+
+from typing import Any
+
+import boto3
+from affiliate_bridge.forwarder_wiring import build_forwarder_batch
+from affiliate_bridge.observability import logger, metrics, tracer
+from affiliate_bridge.settings import Settings
+
+settings = Settings.from_env()
+_sqs = boto3.client("sqs")
+batch = build_forwarder_batch(settings, boto3.client("dynamodb"), _sqs)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return batch.handle(event, context)

@@ -1,0 +1,18 @@
+"""ReferralsFunction: the merchant's backend tells the bridge who referred a customer."""
+
+from typing import Any
+
+import boto3
+from affiliate_bridge.observability import logger, metrics, tracer
+from affiliate_bridge.referrals_endpoint import build_referrals_endpoint
+from affiliate_bridge.settings import Settings
+
+settings = Settings.from_env()
+endpoint = build_referrals_endpoint(settings, boto3.client("dynamodb"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return endpoint.handle(event)

@@ -1,0 +1,22 @@
+"""StripeWebhookFunction: Stripe -> verified, attributed message on TransactionsQueue.
+
+A doorway only: clients and settings are built once per container at import; the request
+goes to the shared webhook endpoint (affiliate_bridge.webhook_endpoint).
+"""
+
+from typing import Any
+
+import boto3
+from affiliate_bridge.observability import logger, metrics, tracer
+from affiliate_bridge.settings import Settings
+from affiliate_bridge.stripe_webhook import build_intake, build_stripe_endpoint
+
+settings = Settings.from_env()
+endpoint = build_stripe_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return endpoint.handle(event)

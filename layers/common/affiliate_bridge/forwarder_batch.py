@@ -1,0 +1,126 @@
+"""SQS batch handling for the forwarder: Powertools FIFO partial-batch processing.
+
+Per record:
+
+* unreadable message or permanent API error -> sent to the dead-letter queue with the
+  reason as message attributes, then reported as processed (it must not block its group);
+* retryable API error -> the message's visibility is set to the backoff (at least the
+  API's Retry-After), and it is reported failed; SQS redelivers it then, and moves it to
+  the dead-letter queue after the queue's maxReceiveCount;
+* anything else (a bug, DynamoDB down) -> reported failed, retried by SQS the same way.
+
+``skip_group_on_error`` keeps FIFO order per payment: a failed message holds back the
+later messages of its own payment only, not the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from affiliate_bridge import observability as obs
+from affiliate_bridge.forwarding import Forwarder
+from affiliate_bridge.partnero_client import PermanentError, RetryableError
+from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction
+from affiliate_bridge.transaction_messages import TransactionMessage, UnreadableMessage
+
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+
+
+def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds: int, max_seconds: int) -> int:
+    """Exponential backoff per delivery (base, 2x base, ... capped at ``max_seconds``),
+    never shorter than what the API asked for, never longer than SQS allows (12 h)."""
+    exponential = min(base_seconds * 2 ** max(receive_count - 1, 0), max_seconds)
+    wanted = max(exponential, int(retry_after or 0))
+    return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
+
+
+def count(name: str, provider: str, value: int = 1) -> None:
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=obs.NAMESPACE) as metric:
+        metric.add_dimension(name="provider", value=provider)
+
+
+@dataclass
+class ForwarderBatch:
+    forwarder: Forwarder
+    sqs: Any
+    queue_url: str
+    dead_letter_queue_url: str
+    retry_base_seconds: int = 30
+    retry_max_seconds: int = 900
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        return process_partial_response(
+            event=event, record_handler=self._record, processor=processor, context=context
+        )
+
+    def _record(self, record: SQSRecord) -> None:
+        try:
+            message = TransactionMessage.from_json(record.body)
+        except UnreadableMessage as exc:
+            self._dead_letter(record, "unreadable_message", str(exc), provider="unknown")
+            return
+        obs.logger.append_keys(
+            correlation_id=message.event_id, transaction_key=message.transaction_key, message_id=record.message_id
+        )
+        try:
+            result = self.forwarder.forward(message)
+        except RetryableError as exc:
+            delay = backoff_seconds(
+                int(record.attributes.approximate_receive_count or 1),
+                exc.retry_after,
+                self.retry_base_seconds,
+                self.retry_max_seconds,
+            )
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+            )
+            count(obs.FORWARD_RETRIES, message.provider)
+            obs.logger.warning("affiliate API busy: retrying later", extra={"status": exc.status, "delay_seconds": delay})
+            raise
+        except PermanentError as exc:
+            self._dead_letter(record, "affiliate_api_rejected", str(exc), provider=message.provider, status=exc.status, body=exc.body)
+            return
+        for step in result.steps:
+            if isinstance(step, CreateTransaction):
+                count(obs.FORWARDED, message.provider)
+            elif isinstance(step, DeleteTransaction):
+                count(obs.REVERSED, message.provider)
+        obs.logger.info(
+            "message forwarded",
+            extra={
+                "kind": message.kind,
+                "steps": [type(s).__name__ for s in result.steps],
+                "applied_key": result.state.applied_key,
+                "applied_minor": result.state.applied_minor,
+            },
+        )
+
+    def _dead_letter(
+        self, record: SQSRecord, reason: str, detail: str, provider: str, status: int | None = None, body: str = ""
+    ) -> None:
+        attributes = {
+            "failure_reason": {"DataType": "String", "StringValue": reason},
+            "failure_detail": {"DataType": "String", "StringValue": detail[:1000] or reason},
+            "failed_at": {"DataType": "Number", "StringValue": str(int(time.time()))},
+            "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+        }
+        if status is not None:
+            attributes["failure_status"] = {"DataType": "Number", "StringValue": str(status)}
+        if body:
+            attributes["failure_body"] = {"DataType": "String", "StringValue": body[:1000]}
+        self.sqs.send_message(
+            QueueUrl=self.dead_letter_queue_url,
+            MessageBody=record.body,
+            MessageGroupId=record.attributes.message_group_id or "unknown",
+            MessageDeduplicationId=record.message_id,
+            MessageAttributes=attributes,
+        )
+        count(obs.FORWARD_FAILURES, provider)
+        obs.logger.error("message dead-lettered", extra={"reason": reason, "detail": detail[:300], "status": status})

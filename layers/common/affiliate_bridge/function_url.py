@@ -1,0 +1,96 @@
+"""The Lambda function URL edge (payload format 2.0): raw bytes in, small JSON out.
+
+Signatures are computed over the exact request body, so the body is returned as bytes,
+base64-decoded when AWS encoded it, and never re-serialised. Header names arrive
+lower-cased from function URLs; they are lower-cased again here so local callers that
+build events by hand cannot get it wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Stripe documents no maximum event size; a large invoice stays well under this. Function
+# URLs accept 6 MB, so a limit of our own keeps a hostile body from costing memory.
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
+class RequestRejected(Exception):
+    """The request cannot be accepted; ``status`` is the HTTP answer, ``code`` a stable
+    machine-readable reason that also names the metric and log entry."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    source_ip: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def parse_event(event: Mapping[str, Any], max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> HttpRequest:
+    """Turn a function URL event into an ``HttpRequest``; reject what is not one."""
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    method = str(http.get("method") or "").upper()
+    path = str(http.get("path") or event.get("rawPath") or "/")
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        # Checked before decoding: base64 is 4/3 of the bytes it carries.
+        if len(raw) > (max_body_bytes * 4) // 3 + 4:
+            raise RequestRejected(413, "body_too_large", f"body over {max_body_bytes} bytes")
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise RequestRejected(400, "bad_base64", "body is not valid base64") from exc
+    else:
+        body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    if len(body) > max_body_bytes:
+        raise RequestRejected(413, "body_too_large", f"body over {max_body_bytes} bytes")
+    return HttpRequest(method=method, path=path, headers=headers, body=body, source_ip=http.get("sourceIp"))
+
+
+def require_post(request: HttpRequest) -> None:
+    if request.method != "POST":
+        raise RequestRejected(405, "method_not_allowed", "only POST is accepted")
+
+
+def json_response(status: int, payload: Mapping[str, Any], extra_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A function URL response with a JSON body."""
+    headers = {"content-type": "application/json"}
+    if status == 405:
+        headers["allow"] = "POST"
+    if extra_headers:
+        headers.update(extra_headers)
+    return {"statusCode": status, "headers": headers, "body": json.dumps(payload, separators=(",", ":"))}
+
+
+def rejection_response(exc: RequestRejected) -> dict[str, Any]:
+    return json_response(exc.status, {"error": exc.code, "message": exc.message})
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a verified body. Only called after the signature check, on the same bytes."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestRejected(400, "invalid_json", "body is not JSON") from exc
+    if not isinstance(value, dict):
+        raise RequestRejected(400, "invalid_json", "body is not a JSON object")
+    return value

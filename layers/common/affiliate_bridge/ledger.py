@@ -1,0 +1,81 @@
+"""The explainable record: what the bridge decided for each provider event and payment.
+
+* ``EVENT#<provider>#<event_id>`` / ``EVENT``: written by the webhook functions: event
+  type, outcome, transaction key, attribution rule and trail, queue message id, and how
+  many times the provider delivered it.
+* ``PAYMENT#<transaction_key>`` / ``ATTEMPT#<time>#<n>``: written by the forwarder, one per
+  call to the affiliate API with its answer.
+
+Entries expire after LEDGER_TTL_DAYS (default 400, past a year of refund and dispute
+windows) through the table's TTL attribute ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from affiliate_bridge.dynamo import from_item, key, to_item
+
+
+class Ledger:
+    def __init__(self, client: Any, table_name: str, ttl_days: int = 400) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl_seconds = ttl_days * 86_400
+
+    def record_event(self, provider: str, event_id: str, event_type: str, outcome: str, **detail: Any) -> None:
+        now = int(time.time())
+        values: dict[str, Any] = {
+            "event_type": event_type,
+            "outcome": outcome,
+            "provider": provider,
+            "last_seen_at": now,
+            "expires_at": now + self._ttl_seconds,
+            **{k: v for k, v in detail.items() if v is not None and v != ()},
+        }
+        serialized = to_item(values)
+        names = {f"#f{i}": name for i, name in enumerate(serialized)}
+        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(serialized)))
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(f"EVENT#{provider}#{event_id}", "EVENT"),
+            UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **{f":v{i}": v for i, v in enumerate(serialized.values())},
+                ":now": {"N": str(now)},
+                ":one": {"N": "1"},
+            },
+        )
+
+    def get_event(self, provider: str, event_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key=key(f"EVENT#{provider}#{event_id}", "EVENT")).get("Item")
+        return from_item(item) if item else None
+
+    def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:
+        now = time.time()
+        values = {
+            "pk": f"PAYMENT#{transaction_key}",
+            "sk": f"ATTEMPT#{now:017.6f}",
+            "at": int(now),
+            "expires_at": int(now) + self._ttl_seconds,
+            **attempt,
+        }
+        self._client.put_item(TableName=self._table, Item=to_item(values))
+
+    def payment_history(self, transaction_key: str) -> list[dict[str, Any]]:
+        """Every item under the payment: its state and its attempts, oldest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"PAYMENT#{transaction_key}"}},
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            items.extend(from_item(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,159 @@
+"""The affiliate API client (Partnero v1 is the reference).
+
+One keep-alive ``requests.Session`` per container (connection reuse saves a TLS
+handshake per call), Bearer auth, explicit timeouts. Answers are classified so the
+forwarder can act on them:
+
+* 2xx -> done; 422 "key has already been taken" on create -> done (idempotent retry);
+* 404 on delete -> done (already gone);
+* unknown customer on create -> ``UnknownCustomer`` (create the customer, then retry);
+* 408, 425, 429, 5xx, timeouts, connection errors -> ``RetryableError`` (with the
+  Retry-After the API asked for, if any);
+* any other 4xx -> ``PermanentError``: retrying cannot help; the message goes to the
+  dead-letter queue with this reason.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from affiliate_bridge.money import Money
+
+CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class AffiliateApiError(Exception):
+    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body[:500]
+
+
+class RetryableError(AffiliateApiError):
+    def __init__(self, message: str, status: int | None = None, body: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, status, body)
+        self.retry_after = retry_after
+
+
+class PermanentError(AffiliateApiError):
+    pass
+
+
+class UnknownCustomer(AffiliateApiError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    status: int
+    duplicate: bool = False  # the API already had this key: an earlier attempt landed
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110, 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.lower()
+    return str(body).lower()
+
+
+class PartneroClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        timeout_seconds: float = 10.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        """``api_key`` is called per request: the secret cache decides how often it is
+        fetched, so a rotated key reaches warm containers without a redeploy."""
+        self._base = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = (CONNECT_TIMEOUT_SECONDS, timeout_seconds)
+        self._session = session or requests.Session()
+        self._session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=4))
+        self._session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=4))
+        self._session.headers.update({"Accept": "application/json", "User-Agent": "affiliate-bridge/0.1"})
+
+    def _call(self, method: str, path: str, json_body: Mapping[str, Any] | None = None) -> requests.Response:
+        try:
+            response = self._session.request(
+                method,
+                self._base + path,
+                json=json_body,
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self._api_key()}"},
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise RetryableError(f"{method} {path}: {type(exc).__name__}") from exc
+        if response.status_code in RETRYABLE_STATUSES:
+            raise RetryableError(
+                f"{method} {path}: HTTP {response.status_code}",
+                response.status_code,
+                response.text,
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return response
+
+    def create_transaction(self, key: str, customer_key: str, amount: Money, created_at: int | None = None) -> ApiAnswer:
+        body: dict[str, Any] = {
+            "customer": {"key": customer_key},
+            "key": key,
+            # Edge conversion: exact Decimal to a JSON number; float repr of a value with
+            # at most 3 decimals round-trips exactly.
+            "amount": float(amount.to_major()),
+            "amount_units": amount.currency,
+            "action": "sale",
+        }
+        if created_at:
+            body["created_at"] = created_at
+        response = self._call("POST", "/v1/transactions", body)
+        if response.ok:
+            return ApiAnswer(response.status_code)
+        text = _error_text(response)
+        if response.status_code in (409, 422) and "key" in text and ("taken" in text or "already" in text or "exists" in text):
+            return ApiAnswer(response.status_code, duplicate=True)
+        if response.status_code in (404, 422) and "customer" in text:
+            raise UnknownCustomer("customer not known to the affiliate API", response.status_code, response.text)
+        raise PermanentError(f"POST /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)
+
+    def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer:
+        body: dict[str, Any] = {"key": customer_key, "partner": {"key": partner_key}}
+        if email:
+            body["email"] = email
+        response = self._call("POST", "/v1/customers", body)
+        if response.ok:
+            return ApiAnswer(response.status_code)
+        text = _error_text(response)
+        if response.status_code in (409, 422) and ("taken" in text or "already" in text or "exists" in text):
+            return ApiAnswer(response.status_code, duplicate=True)
+        raise PermanentError(f"POST /v1/customers: HTTP {response.status_code}", response.status_code, response.text)
+
+    def delete_transaction(self, key: str) -> ApiAnswer:
+        response = self._call("DELETE", f"/v1/transactions/{quote(key, safe='')}")
+        if response.ok or response.status_code == 404:
+            return ApiAnswer(response.status_code)
+        raise PermanentError(f"DELETE /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)

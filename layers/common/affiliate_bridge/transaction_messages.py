@@ -1,0 +1,132 @@
+"""The versioned message on TransactionsQueue: what the forwarder needs, nothing more.
+
+Schema version 1. A message is a *fact* about one payment (a sale, or a cumulative
+reversal from one source); the forwarder folds facts into the payment's state, so the
+same fact twice, or facts out of order, end in the same transactions. Readers refuse a
+version they do not know rather than guess; the message then goes to the dead-letter
+queue with that reason, to be redriven after an upgrade.
+
+The customer's email travels here (the affiliate API may create the customer with it);
+the queue is encrypted at rest and the email is never logged or stored in the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from affiliate_bridge.domain import Attribution, Payment, Reversal
+
+SCHEMA_VERSION = 1
+
+
+class UnreadableMessage(ValueError):
+    """A message this forwarder cannot read: permanent, goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class SaleFacts:
+    paid_minor: int
+    commissionable_minor: int
+    currency: str
+    customer_key: str
+    partner_key: str
+    attribution_rule: str
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True)
+class ReversalFacts:
+    reason: str  # refund | dispute
+    source_id: str
+    reversed_minor: int  # cumulative for source_id
+    currency: str
+    dispute_status: str | None = None
+
+
+@dataclass(frozen=True)
+class TransactionMessage:
+    provider: str
+    event_id: str
+    event_type: str
+    transaction_key: str
+    occurred_at: int
+    sale: SaleFacts | None = None
+    reversal: ReversalFacts | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def kind(self) -> str:
+        return "sale" if self.sale else "reversal"
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["kind"] = self.kind
+        return json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TransactionMessage:
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UnreadableMessage("message body is not JSON") from exc
+        if not isinstance(body, dict):
+            raise UnreadableMessage("message body is not a JSON object")
+        version = body.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise UnreadableMessage(f"unknown schema_version {version!r} (this forwarder reads {SCHEMA_VERSION})")
+        try:
+            sale = SaleFacts(**body["sale"]) if body.get("sale") else None
+            reversal = ReversalFacts(**body["reversal"]) if body.get("reversal") else None
+            message = cls(
+                provider=str(body["provider"]),
+                event_id=str(body["event_id"]),
+                event_type=str(body["event_type"]),
+                transaction_key=str(body["transaction_key"]),
+                occurred_at=int(body.get("occurred_at", 0)),
+                sale=sale,
+                reversal=reversal,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
+        if (sale is None) == (reversal is None):
+            raise UnreadableMessage("a message carries exactly one of sale or reversal")
+        return message
+
+
+def sale_message(payment: Payment, attribution: Attribution) -> TransactionMessage:
+    assert attribution.customer_key and attribution.partner_key and attribution.rule
+    return TransactionMessage(
+        provider=payment.provider,
+        event_id=payment.event_id,
+        event_type=payment.event_type,
+        transaction_key=payment.transaction_key,
+        occurred_at=payment.occurred_at,
+        sale=SaleFacts(
+            paid_minor=payment.paid.amount_minor,
+            commissionable_minor=payment.commissionable.amount_minor,
+            currency=payment.paid.currency,
+            customer_key=attribution.customer_key,
+            partner_key=attribution.partner_key,
+            attribution_rule=str(attribution.rule),
+            customer_email=payment.customer.email,
+        ),
+    )
+
+
+def reversal_message(reversal: Reversal, transaction_key: str) -> TransactionMessage:
+    return TransactionMessage(
+        provider=reversal.provider,
+        event_id=reversal.event_id,
+        event_type=reversal.event_type,
+        transaction_key=transaction_key,
+        occurred_at=reversal.occurred_at,
+        reversal=ReversalFacts(
+            reason=str(reversal.reason),
+            source_id=reversal.source_id,
+            reversed_minor=reversal.reversed.amount_minor,
+            currency=reversal.reversed.currency,
+            dispute_status=str(reversal.dispute_status) if reversal.dispute_status else None,
+        ),
+    )

@@ -1,0 +1,161 @@
+"""Stripe deliveries through the whole pipeline to the sandbox affiliate API."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from affiliate_bridge_dev import stripe_samples as s
+from tests.conftest import fixture_json
+from tests.integration.conftest import Bridge
+
+
+def _body(response: dict) -> dict:  # type: ignore[type-arg]
+    return json.loads(response["body"])  # type: ignore[no-any-return]
+
+
+def test_fixture_checkout_for_a_referred_customer_becomes_one_transaction(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bridge.add_referral(customer_key="user-1", partner_key="partner-a", stripe_customer_id="cus_QXg1o8vcGmoR32")["statusCode"] == 201
+    event = fixture_json("stripe_event_checkout.session.completed.paid.json")
+    # The fixture's tax is a placeholder larger than the total; give it a real one.
+    event["data"]["object"]["total_details"]["amount_tax"] = 200
+    response = bridge.post_stripe(event)
+    assert response["statusCode"] == 200, response
+    assert _body(response) == {"outcome": "enqueued", "transaction_key": "stripe-pi_1PgafyB7WZ01zgkWSjxsAJo3"}
+    bridge.drain()
+    assert bridge.active_transactions() == {"stripe-pi_1PgafyB7WZ01zgkWSjxsAJo3": (18.0, "user-1")}
+    state = bridge.sandbox_state()
+    assert state["customers"]["user-1"]["partner"] == "partner-a"
+    assert state["customers"]["user-1"]["email"] == "example@example.com"
+    assert state["transactions"]["stripe-pi_1PgafyB7WZ01zgkWSjxsAJo3"]["amount_units"] == "USD"
+
+
+@pytest.mark.parametrize("api_version", [s.LEGACY, s.BASIL])
+def test_subscription_events_in_any_order_and_repeated_make_one_transaction(bridge: Bridge, api_version: str) -> None:
+    bridge.add_referral(customer_key="user-2", partner_key="partner-b", email="Sub@Example.com")
+    session = s.checkout_session(amount_total=4900, mode="subscription", customer="cus_S", email="sub@example.com")
+    invoice = s.invoice(amount_paid=4900, invoice_id=session["invoice"], customer="cus_S", email="sub@example.com", api_version=api_version)
+    events = [
+        s.event("checkout.session.completed", session, api_version),
+        s.event("invoice.paid", invoice, api_version),
+        s.event("charge.succeeded", s.charge(amount=4900, payment_intent=invoice.get("payment_intent"), api_version=api_version), api_version),
+    ]
+    deliveries = events + events[:2]  # Stripe retries
+    random.Random(7).shuffle(deliveries)
+    for event in deliveries:
+        assert bridge.post_stripe(event)["statusCode"] == 200
+    bridge.drain()
+    assert bridge.active_transactions() == {f"stripe-{session['invoice']}": (49.0, "user-2")}
+
+
+def test_legacy_refund_names_the_invoice_and_partial_refund_keeps_proportional_commission(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-3", partner_key="partner-c", stripe_customer_id="cus_L")
+    invoice = s.invoice(amount_paid=12000, tax=2000, customer="cus_L", api_version=s.LEGACY, payment_intent="pi_L", charge="ch_L")
+    bridge.post_stripe(s.event("invoice.paid", invoice, s.LEGACY))
+    bridge.drain()
+    key = f"stripe-{invoice['id']}"
+    assert bridge.active_transactions() == {key: (100.0, "user-3")}
+    partial = s.charge(amount=12000, amount_refunded=3000, payment_intent="pi_L", invoice_id=invoice["id"], api_version=s.LEGACY, charge_id="ch_L")
+    bridge.post_stripe(s.event("charge.refunded", partial, s.LEGACY))
+    bridge.drain()
+    assert bridge.active_transactions() == {f"{key}-r1": (75.0, "user-3")}
+    full = {**partial, "amount_refunded": 12000, "refunded": True}
+    bridge.post_stripe(s.event("charge.refunded", full, s.LEGACY))
+    bridge.post_stripe(s.event("charge.refunded", partial, s.LEGACY))  # late, older total: ignored
+    bridge.drain()
+    assert bridge.active_transactions() == {}
+
+
+def test_basil_refund_of_a_subscription_payment_uses_invoice_payment_link(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-4", partner_key="partner-d", stripe_customer_id="cus_B")
+    invoice = s.invoice(amount_paid=2000, customer="cus_B")
+    link = s.invoice_payment(invoice_id=invoice["id"], payment_intent="pi_B", amount_paid=2000)
+    for event in (s.event("invoice.paid", invoice), s.event("invoice_payment.paid", link)):
+        assert bridge.post_stripe(event)["statusCode"] == 200
+    refund = s.charge(amount=2000, amount_refunded=2000, payment_intent="pi_B")
+    assert _body(bridge.post_stripe(s.event("charge.refunded", refund)))["transaction_key"] == f"stripe-{invoice['id']}"
+    bridge.drain()
+    state = bridge.sandbox_state()["transactions"]
+    assert state[f"stripe-{invoice['id']}"]["deleted_at"] is not None
+
+
+def test_refund_before_sale_ends_with_the_net_commission(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-5", partner_key="partner-e", stripe_customer_id="cus_R")
+    session = s.checkout_session(amount_total=1000, customer="cus_R")
+    refund = s.charge(amount=1000, amount_refunded=400, payment_intent=session["payment_intent"])
+    bridge.post_stripe(s.event("charge.refunded", refund))
+    bridge.drain()
+    assert bridge.active_transactions() == {}
+    bridge.post_stripe(s.event("checkout.session.completed", session))
+    bridge.drain()
+    assert bridge.active_transactions() == {f"stripe-{session['payment_intent']}": (6.0, "user-5")}
+
+
+def test_lost_dispute_reverses(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-6", partner_key="partner-f", stripe_customer_id="cus_D")
+    session = s.checkout_session(amount_total=5000, customer="cus_D")
+    bridge.post_stripe(s.event("checkout.session.completed", session))
+    charge_id = "ch_D"
+    for status in ("warning_needs_response", "under_review", "lost"):
+        dispute = s.dispute(amount=5000, status=status, charge_id=charge_id, payment_intent=session["payment_intent"])
+        dispute["id"] = "dp_same"
+        bridge.post_stripe(s.event("charge.dispute.closed" if status == "lost" else "charge.dispute.updated", dispute))
+    bridge.drain()
+    assert bridge.active_transactions() == {}
+
+
+def test_unreferred_payment_is_recorded_and_not_forwarded(bridge: Bridge) -> None:
+    response = bridge.post_stripe(s.event("invoice.paid", s.invoice(amount_paid=900, customer="cus_unknown")))
+    assert response["statusCode"] == 200 and _body(response)["outcome"] == "unattributed"
+    assert bridge.queue_depth() == 0
+    bridge.drain()
+    assert bridge.sandbox_state()["transactions"] == {}
+
+
+def test_zero_decimal_and_three_decimal_amounts_reach_the_api_in_major_units(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-7", partner_key="partner-g", stripe_customer_id="cus_Z")
+    jpy = s.checkout_session(amount_total=5000, currency="jpy", customer="cus_Z")
+    kwd = s.checkout_session(amount_total=12345, currency="kwd", customer="cus_Z")
+    bridge.post_stripe(s.event("checkout.session.completed", jpy))
+    bridge.post_stripe(s.event("checkout.session.completed", kwd))
+    bridge.drain()
+    transactions = bridge.sandbox_state()["transactions"]
+    assert (transactions[f"stripe-{jpy['payment_intent']}"]["amount"], transactions[f"stripe-{jpy['payment_intent']}"]["amount_units"]) == (5000, "JPY")
+    assert transactions[f"stripe-{kwd['payment_intent']}"]["amount"] == 12.345
+
+
+def test_affiliate_api_outage_is_retried_then_forwarded_once(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-8", partner_key="partner-h", stripe_customer_id="cus_O")
+    bridge.inject_fault(503, count=2, retry_after=0)
+    session = s.checkout_session(amount_total=3000, customer="cus_O")
+    bridge.post_stripe(s.event("checkout.session.completed", session))
+    bridge.drain()
+    assert bridge.active_transactions() == {f"stripe-{session['payment_intent']}": (30.0, "user-8")}
+    assert bridge.queue_depth(bridge.resources.dead_letter_queue_url) == 0
+
+
+def test_permanent_rejection_goes_to_the_dead_letter_queue_with_the_reason(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-9", partner_key="partner-i", stripe_customer_id="cus_P")
+    bridge.inject_fault(403, count=1)
+    session = s.checkout_session(amount_total=3000, customer="cus_P")
+    bridge.post_stripe(s.event("checkout.session.completed", session))
+    bridge.drain()
+    assert bridge.active_transactions() == {}
+    dead = bridge.sqs.receive_message(
+        QueueUrl=bridge.resources.dead_letter_queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(dead) == 1
+    assert dead[0]["MessageAttributes"]["failure_reason"]["StringValue"] == "affiliate_api_rejected"
+    assert dead[0]["MessageAttributes"]["failure_status"]["StringValue"] == "403"
+    assert json.loads(dead[0]["Body"])["transaction_key"] == f"stripe-{session['payment_intent']}"
+
+
+def test_repeated_retryable_failures_end_in_the_dead_letter_queue_by_redrive(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="user-10", partner_key="partner-j", stripe_customer_id="cus_F")
+    bridge.inject_fault(500, count=100)
+    bridge.post_stripe(s.event("checkout.session.completed", s.checkout_session(amount_total=100, customer="cus_F")))
+    bridge.drain(timeout=15)
+    assert bridge.queue_depth() == 0
+    assert bridge.queue_depth(bridge.resources.dead_letter_queue_url) == 1

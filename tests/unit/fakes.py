@@ -1,0 +1,101 @@
+"""In-memory stand-ins for the storage and queue interfaces, for logic tests without AWS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from affiliate_bridge.domain import Referral
+from affiliate_bridge.money import Money
+from affiliate_bridge.partnero_client import ApiAnswer, UnknownCustomer
+from affiliate_bridge.payment_state import PaymentState
+from affiliate_bridge.referrals_store import AliasKind
+from affiliate_bridge.transaction_messages import TransactionMessage
+
+
+@dataclass
+class MemoryReferrals:
+    referrals: dict[str, Referral] = field(default_factory=dict)
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+    payment_refs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def find_referral(self, customer_key: str) -> Referral | None:
+        return self.referrals.get(customer_key)
+
+    def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
+        return self.aliases.get((str(kind), value))
+
+    def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
+        self.payment_refs[(provider, ref)] = transaction_key
+
+    def find_payment_key(self, provider: str, ref: str) -> str | None:
+        return self.payment_refs.get((provider, ref))
+
+
+@dataclass
+class MemoryLedger:
+    events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    attempts: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+    def record_event(self, provider: str, event_id: str, event_type: str, outcome: str, **detail: object) -> None:
+        self.events[(provider, event_id)] = {"event_type": event_type, "outcome": outcome, **detail}
+
+    def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None:
+        self.attempts.append((transaction_key, attempt))
+
+
+@dataclass
+class MemoryQueue:
+    sent: list[TransactionMessage] = field(default_factory=list)
+    fail: bool = False
+
+    def send(self, message: TransactionMessage) -> str:
+        if self.fail:
+            raise RuntimeError("SQS unavailable")
+        self.sent.append(message)
+        return f"msg-{len(self.sent)}"
+
+
+@dataclass
+class MemoryStates:
+    states: dict[str, PaymentState] = field(default_factory=dict)
+
+    def load(self, transaction_key: str) -> PaymentState:
+        return self.states.get(transaction_key, PaymentState(transaction_key=transaction_key))
+
+    def save(self, state: PaymentState) -> PaymentState:
+        saved = replace(state, version=state.version + 1)
+        self.states[state.transaction_key] = saved
+        return saved
+
+
+@dataclass
+class MemoryAffiliateApi:
+    """Behaves like the affiliate API for the calls the forwarder makes."""
+
+    customers: dict[str, str] = field(default_factory=dict)  # key -> partner
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def create_transaction(self, key: str, customer_key: str, amount: Money, created_at: int | None = None) -> ApiAnswer:
+        self.calls.append(f"POST {key}")
+        if customer_key not in self.customers:
+            raise UnknownCustomer("customer not found", 422)
+        if key in self.transactions:
+            return ApiAnswer(422, duplicate=True)
+        self.transactions[key] = {"customer": customer_key, "amount": amount, "deleted": False}
+        return ApiAnswer(201)
+
+    def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer:
+        self.calls.append(f"CUSTOMER {customer_key}")
+        self.customers.setdefault(customer_key, partner_key)
+        return ApiAnswer(201)
+
+    def delete_transaction(self, key: str) -> ApiAnswer:
+        self.calls.append(f"DELETE {key}")
+        if key in self.transactions:
+            self.transactions[key]["deleted"] = True
+        return ApiAnswer(200)
+
+    def active(self) -> dict[str, Money]:
+        return {k: v["amount"] for k, v in self.transactions.items() if not v["deleted"]}

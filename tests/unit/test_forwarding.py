@@ -1,0 +1,143 @@
+"""The forwarder's guarantees, without AWS: one payment one transaction, order and
+duplicates do not matter, partial refunds keep a proportional commission."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from affiliate_bridge.forwarding import Forwarder
+from affiliate_bridge.money import Money
+from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction, PaymentState, fold, plan
+from affiliate_bridge.transaction_messages import ReversalFacts, SaleFacts, TransactionMessage
+from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryStates
+
+KEY = "stripe-in_1"
+
+
+def sale(event_id: str = "evt_sale", paid: int = 1200, commissionable: int = 1000) -> TransactionMessage:
+    return TransactionMessage(
+        provider="stripe",
+        event_id=event_id,
+        event_type="invoice.paid",
+        transaction_key=KEY,
+        occurred_at=1_700_000_000,
+        sale=SaleFacts(paid, commissionable, "USD", "user-1", "partner-a", "customer_key", "buyer@example.com"),
+    )
+
+
+def refund(cumulative: int, event_id: str | None = None, source: str = "ch_1", currency: str = "USD") -> TransactionMessage:
+    return TransactionMessage(
+        provider="stripe",
+        event_id=event_id or f"evt_refund_{cumulative}",
+        event_type="charge.refunded",
+        transaction_key=KEY,
+        occurred_at=1_700_000_100,
+        reversal=ReversalFacts("refund", source, cumulative, currency),
+    )
+
+
+def dispute(status: str, amount: int = 1200) -> TransactionMessage:
+    return TransactionMessage(
+        provider="stripe",
+        event_id=f"evt_dispute_{status}",
+        event_type="charge.dispute.closed",
+        transaction_key=KEY,
+        occurred_at=1_700_000_200,
+        reversal=ReversalFacts("dispute", "dp_1", amount, "USD", status),
+    )
+
+
+def forwarder() -> tuple[Forwarder, MemoryAffiliateApi, MemoryStates, MemoryLedger]:
+    api, states, ledger = MemoryAffiliateApi(), MemoryStates(), MemoryLedger()
+    return Forwarder(states, ledger, api), api, states, ledger
+
+
+def test_sale_creates_customer_then_one_transaction() -> None:
+    fwd, api, _, ledger = forwarder()
+    fwd.forward(sale())
+    assert api.active() == {KEY: Money(1000, "USD")}
+    assert api.calls == [f"POST {KEY}", "CUSTOMER user-1", f"POST {KEY}"]
+    assert [a["result"] for _, a in ledger.attempts] == ["UnknownCustomer", "ok", "ok"]
+
+
+def test_duplicate_sales_make_one_transaction() -> None:
+    fwd, api, _, _ = forwarder()
+    fwd.forward(sale("evt_a"))
+    fwd.forward(sale("evt_b"))  # invoice.paid after checkout.session.completed
+    fwd.forward(sale("evt_a"))  # provider retry
+    assert api.active() == {KEY: Money(1000, "USD")}
+    assert api.calls.count(f"POST {KEY}") == 2  # the first try found no customer
+
+
+def test_partial_then_full_refund() -> None:
+    fwd, api, states, _ = forwarder()
+    fwd.forward(sale())
+    fwd.forward(refund(300))  # 25% of 1200 refunded: 75% of the commission stays
+    assert api.active() == {f"{KEY}-r1": Money(750, "USD")}
+    fwd.forward(refund(300, event_id="evt_again"))  # same cumulative amount: nothing changes
+    assert api.active() == {f"{KEY}-r1": Money(750, "USD")}
+    fwd.forward(refund(1200))
+    assert api.active() == {}
+    assert states.states[KEY].applied_key is None
+
+
+def test_refund_before_sale_is_not_lost() -> None:
+    fwd, api, _, _ = forwarder()
+    fwd.forward(refund(600))
+    assert api.active() == {}
+    fwd.forward(sale())
+    assert api.active() == {KEY: Money(500, "USD")}
+
+
+def test_lost_dispute_reverses_and_won_does_not() -> None:
+    fwd, api, _, _ = forwarder()
+    fwd.forward(sale())
+    fwd.forward(dispute("open"))
+    assert api.active() == {KEY: Money(1000, "USD")}
+    fwd.forward(dispute("won"))
+    assert api.active() == {KEY: Money(1000, "USD")}
+    fwd2, api2, _, _ = forwarder()
+    fwd2.forward(sale())
+    fwd2.forward(dispute("lost"))
+    fwd2.forward(dispute("open"))  # a late update cannot reopen a closed dispute
+    assert api2.active() == {}
+
+
+def test_reversal_in_another_currency_is_kept_out_of_the_arithmetic() -> None:
+    fwd, api, states, _ = forwarder()
+    fwd.forward(sale())
+    fwd.forward(refund(600, currency="EUR"))
+    assert api.active() == {KEY: Money(1000, "USD")}
+    assert states.states[KEY].ignored_currency_events == ("evt_refund_600",)
+
+
+MESSAGES = [sale("evt_s1"), sale("evt_s2"), refund(300), refund(600), refund(300, event_id="evt_dup")]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(len(MESSAGES)))))
+def test_any_order_ends_in_the_same_commission(order: tuple[int, ...]) -> None:
+    fwd, api, _, _ = forwarder()
+    for index in order:
+        fwd.forward(MESSAGES[index])
+    active = api.active()
+    assert list(active.values()) == [Money(500, "USD")]  # 600 of 1200 kept
+
+
+def test_a_create_that_landed_but_was_not_saved_is_not_doubled() -> None:
+    fwd, api, states, _ = forwarder()
+    api.customers["user-1"] = "partner-a"
+    api.transactions[KEY] = {"customer": "user-1", "amount": Money(1000, "USD"), "deleted": False}
+    fwd.forward(sale())  # state says nothing applied; the API already has the key
+    assert api.active() == {KEY: Money(1000, "USD")}
+    assert states.states[KEY].applied_key == KEY
+
+
+def test_plan_is_empty_when_in_line() -> None:
+    state = fold(PaymentState(KEY), sale())
+    assert plan(state) == [CreateTransaction(KEY, 1000)]
+    applied = PaymentState(KEY, sale=state.sale, currency="USD", applied_key=KEY, applied_minor=1000, revision=1)
+    assert plan(applied) == []
+    refunded = fold(applied, refund(1200))
+    assert plan(refunded) == [DeleteTransaction(KEY)]

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from affiliate_bridge.domain import EventRules, Referral
+from affiliate_bridge.intake import Intake, Outcome
+from affiliate_bridge.stripe_events import normalise_stripe_event
+from affiliate_bridge_dev import stripe_samples as s
+from tests.unit.fakes import MemoryLedger, MemoryQueue, MemoryReferrals
+
+
+def _intake() -> tuple[Intake, MemoryReferrals, MemoryLedger, MemoryQueue]:
+    referrals, ledger, queue = MemoryReferrals(), MemoryLedger(), MemoryQueue()
+    referrals.referrals["user-1"] = Referral("user-1", "partner-a")
+    referrals.aliases[("stripe_customer", "cus_1")] = "user-1"
+    return Intake(referrals, ledger, queue), referrals, ledger, queue
+
+
+def _accept(intake: Intake, event: dict) -> Outcome:  # type: ignore[type-arg]
+    return intake.accept(normalise_stripe_event(event, EventRules())).outcome
+
+
+def test_attributed_payment_is_enqueued_and_recorded() -> None:
+    intake, _, ledger, queue = _intake()
+    event = s.event("invoice.paid", s.invoice(amount_paid=1000, customer="cus_1"))
+    assert _accept(intake, event) is Outcome.ENQUEUED
+    assert queue.sent[0].sale is not None and queue.sent[0].sale.partner_key == "partner-a"
+    entry = ledger.events[("stripe", event["id"])]
+    assert entry["outcome"] == "enqueued" and entry["message_id"] == "msg-1"
+    assert entry["attribution_rule"] == "provider_customer_id"
+
+
+def test_unattributed_and_zero_are_recorded_not_enqueued() -> None:
+    intake, _, ledger, queue = _intake()
+    stranger = s.event("invoice.paid", s.invoice(amount_paid=1000, customer="cus_x", email="x@example.com"))
+    zero = s.event("invoice.paid", s.invoice(amount_paid=0, customer="cus_1"))
+    assert _accept(intake, stranger) is Outcome.UNATTRIBUTED
+    assert _accept(intake, zero) is Outcome.SKIPPED_ZERO_AMOUNT
+    assert queue.sent == []
+    assert ledger.events[("stripe", stranger["id"])]["attribution_trail"] == [
+        "customer_key:absent",
+        "provider_customer_id:no referral",
+        "email:no referral",
+    ]
+
+
+def test_refund_finds_the_invoice_key_through_the_linked_payment_intent() -> None:
+    intake, referrals, _, queue = _intake()
+    link = s.event("invoice_payment.paid", s.invoice_payment(invoice_id="in_9", payment_intent="pi_9", amount_paid=500))
+    assert _accept(intake, link) is Outcome.LINKED
+    assert referrals.payment_refs == {("stripe", "pi_9"): "stripe-in_9"}
+    refund = s.event("charge.refunded", s.charge(amount=500, amount_refunded=500, payment_intent="pi_9"))
+    assert _accept(intake, refund) is Outcome.ENQUEUED
+    assert queue.sent[-1].transaction_key == "stripe-in_9"
+
+
+def test_refund_of_a_one_time_payment_uses_its_payment_intent() -> None:
+    intake, _, _, queue = _intake()
+    refund = s.event("charge.refunded", s.charge(amount=500, amount_refunded=100, payment_intent="pi_1"))
+    _accept(intake, refund)
+    assert queue.sent[-1].transaction_key == "stripe-pi_1"
+
+
+def test_queue_failure_raises_so_the_webhook_answers_5xx() -> None:
+    intake, _, ledger, queue = _intake()
+    queue.fail = True
+    event = s.event("invoice.paid", s.invoice(amount_paid=1000, customer="cus_1"))
+    with pytest.raises(RuntimeError):
+        _accept(intake, event)
+    assert ledger.events == {}  # nothing claims it was accepted
