@@ -10,10 +10,16 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 
 
 def is_text_content_type(content_type: str | None) -> bool:
@@ -66,7 +72,7 @@ def function_url_event(
     }
 
 
-def sqs_event(messages: list[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
+def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
     """An SQS event from ReceiveMessage results (with AttributeNames=All)."""
     records = []
     for message in messages:

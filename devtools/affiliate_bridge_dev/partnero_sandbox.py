@@ -56,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     # -- plumbing ----------------------------------------------------------------------
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
+    def _send(
+        self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
+    ) -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -118,7 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"data": list(state.customers.values()), "status": 1})
         elif path.startswith("/v1/customers/") and method == "GET":
             customer = state.customers.get(unquote(path.split("/", 3)[3]))
-            self._send(200, {"data": customer, "status": 1}) if customer else self._send(404, {"message": "Customer not found."})
+            self._send(200, {"data": customer, "status": 1}) if customer else self._send(
+                404, {"message": "Customer not found."}
+            )
         elif path == "/v1/transactions" and method == "POST":
             self._create_transaction(body)
         elif path == "/v1/transactions" and method == "GET":

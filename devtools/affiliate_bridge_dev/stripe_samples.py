@@ -178,7 +178,9 @@ def charge(
     return body
 
 
-def dispute(*, amount: int, status: str, charge_id: str, payment_intent: str | None, currency: str = "usd") -> dict[str, Any]:
+def dispute(
+    *, amount: int, status: str, charge_id: str, payment_intent: str | None, currency: str = "usd"
+) -> dict[str, Any]:
     return {
         "id": new_id("dp"),
         "object": "dispute",
@@ -192,8 +194,14 @@ def dispute(*, amount: int, status: str, charge_id: str, payment_intent: str | N
 
 
 def payment_intent(
-    *, amount: int, currency: str = "usd", customer: str | None = None, invoice_id: str | None = None,
-    api_version: str = BASIL, metadata: dict[str, str] | None = None, intent_id: str | None = None,
+    *,
+    amount: int,
+    currency: str = "usd",
+    customer: str | None = None,
+    invoice_id: str | None = None,
+    api_version: str = BASIL,
+    metadata: dict[str, str] | None = None,
+    intent_id: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": intent_id or new_id("pi"),

@@ -18,7 +18,7 @@ from affiliate_bridge_dev.handlers import REPO_ROOT
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
     """Reads !Ref, !GetAtt, !Sub ... as plain {"Tag": value} mappings."""
 
 
@@ -28,7 +28,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {suffix: value}
 
 
@@ -74,7 +74,10 @@ def queue_settings(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_resources(
-    dynamodb: Any, sqs: Any, prefix: str = "affiliate-bridge-local", template: dict[str, Any] | None = None,
+    dynamodb: Any,
+    sqs: Any,
+    prefix: str = "affiliate-bridge-local",
+    template: dict[str, Any] | None = None,
     max_receive_count: int | None = None,
 ) -> LocalResources:
     """Create (or reuse) the table and both queues; returns their names and URLs."""

@@ -3,6 +3,7 @@
 from typing import Any
 
 import boto3
+
 from affiliate_bridge.forwarder_wiring import build_forwarder_batch
 from affiliate_bridge.observability import logger, metrics, tracer
 from affiliate_bridge.settings import Settings

@@ -7,6 +7,7 @@ goes to the shared webhook endpoint (affiliate_bridge.webhook_endpoint).
 from typing import Any
 
 import boto3
+
 from affiliate_bridge.observability import logger, metrics, tracer
 from affiliate_bridge.settings import Settings
 from affiliate_bridge.stripe_webhook import build_intake, build_stripe_endpoint

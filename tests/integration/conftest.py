@@ -38,7 +38,9 @@ class Bridge:
     forwarder: Handler
     mapping: EventSourceMapping
 
-    def post_stripe(self, body: bytes | dict[str, Any], signature: str | None = "sign", **event_kwargs: Any) -> dict[str, Any]:
+    def post_stripe(
+        self, body: bytes | dict[str, Any], signature: str | None = "sign", **event_kwargs: Any
+    ) -> dict[str, Any]:
         raw = json.dumps(body).encode() if isinstance(body, dict) else body
         headers = {"content-type": "application/json", "user-agent": "Stripe/1.0"}
         if signature == "sign":

@@ -16,8 +16,15 @@ def _body(response: dict) -> dict:  # type: ignore[type-arg]
     return json.loads(response["body"])  # type: ignore[no-any-return]
 
 
-def test_fixture_checkout_for_a_referred_customer_becomes_one_transaction(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert bridge.add_referral(customer_key="user-1", partner_key="partner-a", stripe_customer_id="cus_QXg1o8vcGmoR32")["statusCode"] == 201
+def test_fixture_checkout_for_a_referred_customer_becomes_one_transaction(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (
+        bridge.add_referral(customer_key="user-1", partner_key="partner-a", stripe_customer_id="cus_QXg1o8vcGmoR32")[
+            "statusCode"
+        ]
+        == 201
+    )
     event = fixture_json("stripe_event_checkout.session.completed.paid.json")
     # The fixture's tax is a placeholder larger than the total; give it a real one.
     event["data"]["object"]["total_details"]["amount_tax"] = 200
@@ -36,11 +43,21 @@ def test_fixture_checkout_for_a_referred_customer_becomes_one_transaction(bridge
 def test_subscription_events_in_any_order_and_repeated_make_one_transaction(bridge: Bridge, api_version: str) -> None:
     bridge.add_referral(customer_key="user-2", partner_key="partner-b", email="Sub@Example.com")
     session = s.checkout_session(amount_total=4900, mode="subscription", customer="cus_S", email="sub@example.com")
-    invoice = s.invoice(amount_paid=4900, invoice_id=session["invoice"], customer="cus_S", email="sub@example.com", api_version=api_version)
+    invoice = s.invoice(
+        amount_paid=4900,
+        invoice_id=session["invoice"],
+        customer="cus_S",
+        email="sub@example.com",
+        api_version=api_version,
+    )
     events = [
         s.event("checkout.session.completed", session, api_version),
         s.event("invoice.paid", invoice, api_version),
-        s.event("charge.succeeded", s.charge(amount=4900, payment_intent=invoice.get("payment_intent"), api_version=api_version), api_version),
+        s.event(
+            "charge.succeeded",
+            s.charge(amount=4900, payment_intent=invoice.get("payment_intent"), api_version=api_version),
+            api_version,
+        ),
     ]
     deliveries = events + events[:2]  # Stripe retries
     random.Random(7).shuffle(deliveries)
@@ -52,12 +69,21 @@ def test_subscription_events_in_any_order_and_repeated_make_one_transaction(brid
 
 def test_legacy_refund_names_the_invoice_and_partial_refund_keeps_proportional_commission(bridge: Bridge) -> None:
     bridge.add_referral(customer_key="user-3", partner_key="partner-c", stripe_customer_id="cus_L")
-    invoice = s.invoice(amount_paid=12000, tax=2000, customer="cus_L", api_version=s.LEGACY, payment_intent="pi_L", charge="ch_L")
+    invoice = s.invoice(
+        amount_paid=12000, tax=2000, customer="cus_L", api_version=s.LEGACY, payment_intent="pi_L", charge="ch_L"
+    )
     bridge.post_stripe(s.event("invoice.paid", invoice, s.LEGACY))
     bridge.drain()
     key = f"stripe-{invoice['id']}"
     assert bridge.active_transactions() == {key: (100.0, "user-3")}
-    partial = s.charge(amount=12000, amount_refunded=3000, payment_intent="pi_L", invoice_id=invoice["id"], api_version=s.LEGACY, charge_id="ch_L")
+    partial = s.charge(
+        amount=12000,
+        amount_refunded=3000,
+        payment_intent="pi_L",
+        invoice_id=invoice["id"],
+        api_version=s.LEGACY,
+        charge_id="ch_L",
+    )
     bridge.post_stripe(s.event("charge.refunded", partial, s.LEGACY))
     bridge.drain()
     assert bridge.active_transactions() == {f"{key}-r1": (75.0, "user-3")}
@@ -122,7 +148,10 @@ def test_zero_decimal_and_three_decimal_amounts_reach_the_api_in_major_units(bri
     bridge.post_stripe(s.event("checkout.session.completed", kwd))
     bridge.drain()
     transactions = bridge.sandbox_state()["transactions"]
-    assert (transactions[f"stripe-{jpy['payment_intent']}"]["amount"], transactions[f"stripe-{jpy['payment_intent']}"]["amount_units"]) == (5000, "JPY")
+    assert (
+        transactions[f"stripe-{jpy['payment_intent']}"]["amount"],
+        transactions[f"stripe-{jpy['payment_intent']}"]["amount_units"],
+    ) == (5000, "JPY")
     assert transactions[f"stripe-{kwd['payment_intent']}"]["amount"] == 12.345
 
 

@@ -77,7 +77,9 @@ class MemoryAffiliateApi:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def create_transaction(self, key: str, customer_key: str, amount: Money, created_at: int | None = None) -> ApiAnswer:
+    def create_transaction(
+        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+    ) -> ApiAnswer:
         self.calls.append(f"POST {key}")
         if customer_key not in self.customers:
             raise UnknownCustomer("customer not found", 422)

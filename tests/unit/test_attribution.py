@@ -15,7 +15,11 @@ def _referrals() -> MemoryReferrals:
 
 def test_customer_key_wins_over_every_other_rule() -> None:
     result = attribute("stripe", CustomerRefs("user-1", "cus_2", "two@example.com"), _referrals())
-    assert (result.customer_key, result.partner_key, result.rule) == ("user-1", "partner-a", AttributionRule.CUSTOMER_KEY)
+    assert (result.customer_key, result.partner_key, result.rule) == (
+        "user-1",
+        "partner-a",
+        AttributionRule.CUSTOMER_KEY,
+    )
     assert result.tried == ("customer_key:matched",)
 
 

@@ -27,7 +27,9 @@ def sale(event_id: str = "evt_sale", paid: int = 1200, commissionable: int = 100
     )
 
 
-def refund(cumulative: int, event_id: str | None = None, source: str = "ch_1", currency: str = "USD") -> TransactionMessage:
+def refund(
+    cumulative: int, event_id: str | None = None, source: str = "ch_1", currency: str = "USD"
+) -> TransactionMessage:
     return TransactionMessage(
         provider="stripe",
         event_id=event_id or f"evt_refund_{cumulative}",

@@ -127,7 +127,9 @@ def test_tax_is_excluded_by_default(api_version: str) -> None:
     result = normalise_stripe_event(s.event("invoice.paid", invoice, api_version), RULES)
     assert isinstance(result, Payment)
     assert (result.paid.amount_minor, result.commissionable.amount_minor) == (1200, 1000)
-    included = normalise_stripe_event(s.event("invoice.paid", invoice, api_version), EventRules(commission_excludes_tax=False))
+    included = normalise_stripe_event(
+        s.event("invoice.paid", invoice, api_version), EventRules(commission_excludes_tax=False)
+    )
     assert isinstance(included, Payment) and included.commissionable.amount_minor == 1200
 
 
@@ -161,7 +163,8 @@ def test_metadata_customer_key_and_subscription_metadata() -> None:
     assert result.customer.customer_key == "user-42"
     assert result.customer.partner_hint == "p1"
     custom = normalise_stripe_event(
-        s.event("invoice.paid", s.invoice(amount_paid=500, metadata={"uid": "u-7"})), EventRules(customer_key_field="uid")
+        s.event("invoice.paid", s.invoice(amount_paid=500, metadata={"uid": "u-7"})),
+        EventRules(customer_key_field="uid"),
     )
     assert isinstance(custom, Payment) and custom.customer.customer_key == "u-7"
 
@@ -171,7 +174,9 @@ def test_setup_mode_and_unpaid_sessions_are_ignored() -> None:
     assert isinstance(normalise_stripe_event(s.event("checkout.session.completed", setup), RULES), Ignored)
     unpaid = s.checkout_session(amount_total=900, payment_status="unpaid")
     assert isinstance(normalise_stripe_event(s.event("checkout.session.completed", unpaid), RULES), Ignored)
-    paid_later = normalise_stripe_event(s.event("checkout.session.async_payment_succeeded", {**unpaid, "payment_status": "paid"}), RULES)
+    paid_later = normalise_stripe_event(
+        s.event("checkout.session.async_payment_succeeded", {**unpaid, "payment_status": "paid"}), RULES
+    )
     assert isinstance(paid_later, Payment) and paid_later.paid.amount_minor == 900
 
 
@@ -192,12 +197,19 @@ def test_payment_intent_succeeded_only_when_opted_in() -> None:
     assert isinstance(from_session, Payment) and from_session.transaction_key == opted.transaction_key
     # Legacy payment intents that paid an invoice leave the sale to invoice.paid.
     legacy = s.payment_intent(amount=2500, invoice_id="in_9", api_version=s.LEGACY)
-    assert isinstance(normalise_stripe_event(s.event("payment_intent.succeeded", legacy, s.LEGACY), EventRules(stripe_payment_intent_sales=True)), Ignored)
+    assert isinstance(
+        normalise_stripe_event(
+            s.event("payment_intent.succeeded", legacy, s.LEGACY), EventRules(stripe_payment_intent_sales=True)
+        ),
+        Ignored,
+    )
 
 
 @pytest.mark.parametrize("api_version", [s.LEGACY, s.BASIL])
 def test_partial_refund_is_cumulative(api_version: str) -> None:
-    charge = s.charge(amount=1000, amount_refunded=300, payment_intent="pi_R", invoice_id="in_R", api_version=api_version)
+    charge = s.charge(
+        amount=1000, amount_refunded=300, payment_intent="pi_R", invoice_id="in_R", api_version=api_version
+    )
     result = normalise_stripe_event(s.event("charge.refunded", charge, api_version), RULES)
     assert isinstance(result, Reversal)
     assert result.reversed.amount_minor == 300
@@ -205,7 +217,10 @@ def test_partial_refund_is_cumulative(api_version: str) -> None:
     assert result.payment_refs == expected
 
 
-@pytest.mark.parametrize(("status", "outcome"), [("lost", DisputeStatus.LOST), ("won", DisputeStatus.WON), ("needs_response", DisputeStatus.OPEN)])
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("lost", DisputeStatus.LOST), ("won", DisputeStatus.WON), ("needs_response", DisputeStatus.OPEN)],
+)
 def test_dispute_outcomes(status: str, outcome: DisputeStatus) -> None:
     dispute = s.dispute(amount=1000, status=status, charge_id="ch_D", payment_intent="pi_D")
     result = normalise_stripe_event(s.event("charge.dispute.closed", dispute), RULES)
@@ -221,7 +236,9 @@ def test_invoice_payment_links_payment_intent_to_invoice() -> None:
 
 
 def test_unknown_event_is_ignored() -> None:
-    result = normalise_stripe_event(s.event("customer.subscription.updated", {"id": "sub_1", "object": "subscription"}), RULES)
+    result = normalise_stripe_event(
+        s.event("customer.subscription.updated", {"id": "sub_1", "object": "subscription"}), RULES
+    )
     assert isinstance(result, Ignored)
 
 

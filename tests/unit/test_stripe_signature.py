@@ -25,7 +25,10 @@ def test_fixture_vectors(vectors: dict[str, Any]) -> None:
         body = fixture_bytes(vector["body_file"])
         expect = vector.get("expect", "valid")
         if expect.startswith("valid"):
-            assert verify_stripe_signature(body, vector["header"], (vector["secret"],), tolerance_seconds=None) == vector["timestamp"]
+            assert (
+                verify_stripe_signature(body, vector["header"], (vector["secret"],), tolerance_seconds=None)
+                == vector["timestamp"]
+            )
         else:
             with pytest.raises(SignatureError) as info:
                 verify_stripe_signature(body, vector["header"], (vector["secret"],), tolerance_seconds=None)

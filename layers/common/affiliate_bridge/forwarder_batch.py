@@ -35,7 +35,7 @@ SQS_MAX_VISIBILITY_SECONDS = 43_200
 def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds: int, max_seconds: int) -> int:
     """Exponential backoff per delivery (base, 2x base, ... capped at ``max_seconds``),
     never shorter than what the API asked for, never longer than SQS allows (12 h)."""
-    exponential = min(base_seconds * 2 ** max(receive_count - 1, 0), max_seconds)
+    exponential = min(base_seconds * (1 << max(receive_count - 1, 0)), max_seconds)
     wanted = max(exponential, int(retry_after or 0))
     return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
 
@@ -56,9 +56,10 @@ class ForwarderBatch:
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=self._record, processor=processor, context=context
         )
+        return dict(response)
 
     def _record(self, record: SQSRecord) -> None:
         try:
@@ -82,10 +83,14 @@ class ForwarderBatch:
                 QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
             )
             count(obs.FORWARD_RETRIES, message.provider)
-            obs.logger.warning("affiliate API busy: retrying later", extra={"status": exc.status, "delay_seconds": delay})
+            obs.logger.warning(
+                "affiliate API busy: retrying later", extra={"status": exc.status, "delay_seconds": delay}
+            )
             raise
         except PermanentError as exc:
-            self._dead_letter(record, "affiliate_api_rejected", str(exc), provider=message.provider, status=exc.status, body=exc.body)
+            self._dead_letter(
+                record, "affiliate_api_rejected", str(exc), provider=message.provider, status=exc.status, body=exc.body
+            )
             return
         for step in result.steps:
             if isinstance(step, CreateTransaction):

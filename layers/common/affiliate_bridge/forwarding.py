@@ -15,12 +15,14 @@ from typing import Protocol
 
 from affiliate_bridge.money import Money
 from affiliate_bridge.partnero_client import AffiliateApiError, ApiAnswer, UnknownCustomer
-from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction, PaymentState, Step, fold, plan
+from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, Step, fold, plan
 from affiliate_bridge.transaction_messages import TransactionMessage
 
 
 class AffiliateApi(Protocol):
-    def create_transaction(self, key: str, customer_key: str, amount: Money, created_at: int | None = None) -> ApiAnswer: ...
+    def create_transaction(
+        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+    ) -> ApiAnswer: ...
 
     def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer: ...
 
@@ -61,7 +63,9 @@ class Forwarder:
 
     def _run(self, step: Step, state: PaymentState, event_id: str) -> PaymentState:
         if isinstance(step, DeleteTransaction):
-            self._call(state, "DELETE /v1/transactions", step.key, event_id, lambda: self.api.delete_transaction(step.key))
+            self._call(
+                state, "DELETE /v1/transactions", step.key, event_id, lambda: self.api.delete_transaction(step.key)
+            )
             return self.states.save(replace(state, applied_key=None, applied_minor=0))
         sale = state.sale
         assert sale is not None and state.currency is not None

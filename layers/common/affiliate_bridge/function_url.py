@@ -71,7 +71,9 @@ def require_post(request: HttpRequest) -> None:
         raise RequestRejected(405, "method_not_allowed", "only POST is accepted")
 
 
-def json_response(status: int, payload: Mapping[str, Any], extra_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def json_response(
+    status: int, payload: Mapping[str, Any], extra_headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """A function URL response with a JSON body."""
     headers = {"content-type": "application/json"}
     if status == 405:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from affiliate_bridge.attribution import ReferralLookup, attribute
-from affiliate_bridge.domain import Attribution, Ignored, NormalisedEvent, Payment, PaymentAlias, Reversal, transaction_key
+from affiliate_bridge.domain import (
+    Attribution,
+    Ignored,
+    NormalisedEvent,
+    Payment,
+    PaymentAlias,
+    Reversal,
+    transaction_key,
+)
 from affiliate_bridge.transaction_messages import TransactionMessage, reversal_message, sale_message
 
 

@@ -51,7 +51,9 @@ class Ledger:
         )
 
     def get_event(self, provider: str, event_id: str) -> dict[str, Any] | None:
-        item = self._client.get_item(TableName=self._table, Key=key(f"EVENT#{provider}#{event_id}", "EVENT")).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=key(f"EVENT#{provider}#{event_id}", "EVENT")).get(
+            "Item"
+        )
         return from_item(item) if item else None
 
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:

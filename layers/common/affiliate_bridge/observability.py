@@ -27,6 +27,8 @@ UNATTRIBUTED = "PaymentsUnattributed"
 SKIPPED_ZERO = "PaymentsSkippedZeroAmount"
 ENQUEUED = "MessagesEnqueued"
 ENQUEUE_FAILURES = "EnqueueFailures"
+# Referrals, dimension "outcome" (created, unchanged, updated, conflict, rejected).
+REFERRALS = "Referrals"
 # Forwarder, dimension "provider".
 FORWARDED = "TransactionsForwarded"
 REVERSED = "TransactionsReversed"

@@ -39,7 +39,9 @@ class AffiliateApiError(Exception):
 
 
 class RetryableError(AffiliateApiError):
-    def __init__(self, message: str, status: int | None = None, body: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, body: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message, status, body)
         self.retry_after = retry_after
 
@@ -118,7 +120,9 @@ class PartneroClient:
             )
         return response
 
-    def create_transaction(self, key: str, customer_key: str, amount: Money, created_at: int | None = None) -> ApiAnswer:
+    def create_transaction(
+        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+    ) -> ApiAnswer:
         body: dict[str, Any] = {
             "customer": {"key": customer_key},
             "key": key,
@@ -134,7 +138,11 @@ class PartneroClient:
         if response.ok:
             return ApiAnswer(response.status_code)
         text = _error_text(response)
-        if response.status_code in (409, 422) and "key" in text and ("taken" in text or "already" in text or "exists" in text):
+        if (
+            response.status_code in (409, 422)
+            and "key" in text
+            and ("taken" in text or "already" in text or "exists" in text)
+        ):
             return ApiAnswer(response.status_code, duplicate=True)
         if response.status_code in (404, 422) and "customer" in text:
             raise UnknownCustomer("customer not known to the affiliate API", response.status_code, response.text)
@@ -156,4 +164,6 @@ class PartneroClient:
         response = self._call("DELETE", f"/v1/transactions/{quote(key, safe='')}")
         if response.ok or response.status_code == 404:
             return ApiAnswer(response.status_code)
-        raise PermanentError(f"DELETE /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)
+        raise PermanentError(
+            f"DELETE /v1/transactions: HTTP {response.status_code}", response.status_code, response.text
+        )

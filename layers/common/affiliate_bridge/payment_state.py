@@ -28,7 +28,7 @@ class Reversals:
     disputes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> amount, status
 
     def total_reversed(self) -> int:
-        lost = sum(d["amount"] for d in self.disputes.values() if d["status"] == DisputeStatus.LOST)
+        lost = sum(int(d["amount"]) for d in self.disputes.values() if d["status"] == DisputeStatus.LOST)
         return sum(self.refunds.values()) + lost
 
 

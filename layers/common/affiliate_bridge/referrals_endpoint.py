@@ -54,7 +54,9 @@ def parse_referral(body: Mapping[str, Any], source: str = "api") -> Referral:
                 raise RequestRejected(400, "missing_field", f"{name} is required")
             return None
         if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH or not value.strip():
-            raise RequestRejected(400, "invalid_field", f"{name} must be a non-empty string of at most {MAX_FIELD_LENGTH} characters")
+            raise RequestRejected(
+                400, "invalid_field", f"{name} must be a non-empty string of at most {MAX_FIELD_LENGTH} characters"
+            )
         return value.strip()
 
     email = text("email", False)
@@ -86,9 +88,13 @@ class ReferralsEndpoint:
                 obs.logger.exception("referrals token not configured")
                 return json_response(500, {"error": "not_configured", "message": "try again later"})
             if not _authorised(request, token):
+                obs.metrics.add_dimension(name="outcome", value="unauthorized")
+                obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
                 return json_response(401, {"error": "unauthorized", "message": "Bearer token missing or wrong"})
             referral = parse_referral(parse_json_object(request.body))
         except RequestRejected as exc:
+            obs.metrics.add_dimension(name="outcome", value="rejected")
+            obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
             obs.logger.warning("referral rejected", extra={"reason": exc.code})
             return rejection_response(exc)
         try:
@@ -96,6 +102,8 @@ class ReferralsEndpoint:
         except Exception:
             obs.logger.exception("referral not stored")
             return json_response(500, {"error": "internal_error", "message": "try again later"})
+        obs.metrics.add_dimension(name="outcome", value=str(outcome))
+        obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
         obs.logger.info("referral stored", extra={"outcome": str(outcome), "customer_key": referral.customer_key})
         body: dict[str, Any] = {
             "outcome": str(outcome),

@@ -24,11 +24,11 @@ def resolve_secret(name: str, env: Mapping[str, str] | None = None) -> str:
         from aws_lambda_powertools.utilities import parameters
 
         max_age = int(env.get("SECRET_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
-        value = parameters.get_secret(arn, max_age=max_age)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        return str(value).strip()
-    value = env.get(name)
-    if value:
-        return value.strip()
+        fetched = parameters.get_secret(arn, max_age=max_age)
+        if isinstance(fetched, bytes):
+            fetched = fetched.decode("utf-8")
+        return str(fetched).strip()
+    local = env.get(name)
+    if local:
+        return local.strip()
     raise ConfigurationError(f"secret {name} is not configured (set {name} locally or {name}_ARN in the cloud)")

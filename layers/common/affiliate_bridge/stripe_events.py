@@ -15,7 +15,7 @@ Both payload shapes are read: before 2025-03-31 an invoice carries ``payment_int
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from affiliate_bridge.domain import (
@@ -35,9 +35,7 @@ from affiliate_bridge.money import CurrencyError, Money
 
 PROVIDER = "stripe"
 
-SALE_EVENTS = frozenset(
-    {"checkout.session.completed", "checkout.session.async_payment_succeeded", "invoice.paid"}
-)
+SALE_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded", "invoice.paid"})
 DISPUTE_EVENTS = frozenset(
     {
         "charge.dispute.created",
@@ -127,7 +125,12 @@ def normalise_stripe_event(event: Mapping[str, Any], rules: EventRules) -> Norma
 
 
 def _checkout_session(
-    event_id: str, event_type: str, occurred_at: int, session: Mapping[str, Any], rules: EventRules, ignored: Any
+    event_id: str,
+    event_type: str,
+    occurred_at: int,
+    session: Mapping[str, Any],
+    rules: EventRules,
+    ignored: Callable[[str], Ignored],
 ) -> NormalisedEvent:
     mode = session.get("mode")
     if mode == "setup":
@@ -174,7 +177,9 @@ def _invoice_tax(invoice: Mapping[str, Any]) -> int:
     for list_field in ("total_taxes", "total_tax_amounts"):
         entries = invoice.get(list_field)
         if isinstance(entries, list) and entries:
-            return sum(e.get("amount", 0) for e in entries if isinstance(e, Mapping) and isinstance(e.get("amount"), int))
+            return sum(
+                e.get("amount", 0) for e in entries if isinstance(e, Mapping) and isinstance(e.get("amount"), int)
+            )
     tax = invoice.get("tax")
     return tax if isinstance(tax, int) else 0
 
@@ -191,9 +196,9 @@ def _invoice_paid(
     if isinstance(total, int) and total > 0 and paid_minor < total:
         tax = (tax * paid_minor) // total  # partly paid invoice: its share of the tax
     parent = invoice.get("parent")
-    subscription_details = (
-        parent.get("subscription_details") if isinstance(parent, Mapping) else None
-    ) or invoice.get("subscription_details")
+    subscription_details = (parent.get("subscription_details") if isinstance(parent, Mapping) else None) or invoice.get(
+        "subscription_details"
+    )
     subscription_metadata = subscription_details.get("metadata") if isinstance(subscription_details, Mapping) else None
     refs: list[str] = []
     for field in ("payment_intent", "charge"):  # present before 2025-03-31 only
@@ -225,7 +230,9 @@ def _invoice_paid(
     )
 
 
-def _invoice_payment(event_id: str, event_type: str, invoice_payment: Mapping[str, Any], ignored: Any) -> NormalisedEvent:
+def _invoice_payment(
+    event_id: str, event_type: str, invoice_payment: Mapping[str, Any], ignored: Callable[[str], Ignored]
+) -> NormalisedEvent:
     invoice_id = _id(invoice_payment.get("invoice"))
     payment = invoice_payment.get("payment")
     refs = []
@@ -242,7 +249,12 @@ def _invoice_payment(event_id: str, event_type: str, invoice_payment: Mapping[st
 
 
 def _payment_intent(
-    event_id: str, event_type: str, occurred_at: int, intent: Mapping[str, Any], rules: EventRules, ignored: Any
+    event_id: str,
+    event_type: str,
+    occurred_at: int,
+    intent: Mapping[str, Any],
+    rules: EventRules,
+    ignored: Callable[[str], Ignored],
 ) -> NormalisedEvent:
     if not rules.stripe_payment_intent_sales:
         return ignored(

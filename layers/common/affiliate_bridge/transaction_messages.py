@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from affiliate_bridge.domain import Attribution, Payment, Reversal
 

@@ -112,7 +112,9 @@ class WebhookEndpoint:
                 "outcome": str(result.outcome),
                 "transaction_key": result.transaction_key,
                 "message_id": result.message_id,
-                "attribution_rule": str(result.attribution.rule) if result.attribution and result.attribution.rule else None,
+                "attribution_rule": str(result.attribution.rule)
+                if result.attribution and result.attribution.rule
+                else None,
                 "attribution_trail": list(result.attribution.tried) if result.attribution else None,
                 "reason": result.reason,
             },

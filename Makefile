@@ -1,0 +1,67 @@
+# One way to check work: `make lint test` (and `make validate build` for the template).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+
+.PHONY: help install run test unit integration e2e lint format validate build bench clean
+
+help:
+	@echo "make run        start the whole pipeline locally (moto + sandbox affiliate API)"
+	@echo "make test       unit, integration and end-to-end tests"
+	@echo "make lint       ruff (lint + format check) and mypy"
+	@echo "make validate   sam validate --lint on template.yaml"
+	@echo "make build      sam build (needs python3.13; found via pyenv if not on PATH)"
+	@echo "make bench      cold start, hot path and forwarder throughput figures"
+
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+run: install
+	$(PY) -m affiliate_bridge_dev.local_stack
+
+test: install
+	$(PY) -m pytest
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+integration: install
+	$(PY) -m pytest tests/integration
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+validate: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+
+build: $(SAM_VENV)/.installed
+	PATH="$$(scripts/find-python 3.13):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --region us-east-1
+
+bench: install
+	$(PY) -m affiliate_bridge_dev.bench
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
