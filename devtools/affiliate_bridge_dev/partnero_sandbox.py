@@ -43,6 +43,15 @@ class SandboxState:
     def active_transactions(self) -> list[dict[str, Any]]:
         return [t for t in self.transactions.values() if t["deleted_at"] is None]
 
+    def export(self) -> dict[str, Any]:
+        with self.lock:
+            return {"customers": dict(self.customers), "transactions": dict(self.transactions)}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        with self.lock:
+            self.customers.update(saved.get("customers", {}))
+            self.transactions.update(saved.get("transactions", {}))
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -214,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 )
                 self._send(201, {"faults": len(state.faults)})
+            elif path == "/_sandbox/faults" and method == "DELETE":
+                state.faults.clear()
+                self._send(200, {"faults": 0})
             elif path == "/" and method == "GET":
                 self._send(200, _page(state), content_type="text/html; charset=utf-8")
             else:

@@ -86,11 +86,15 @@ def create_resources(
     table_name = prefix
     existing = dynamodb.list_tables().get("TableNames", [])
     if table_name not in existing:
+        extra: dict[str, Any] = {}
+        if table.get("GlobalSecondaryIndexes"):
+            extra["GlobalSecondaryIndexes"] = table["GlobalSecondaryIndexes"]
         dynamodb.create_table(
             TableName=table_name,
             BillingMode=table["BillingMode"],
             AttributeDefinitions=table["AttributeDefinitions"],
             KeySchema=table["KeySchema"],
+            **extra,
         )
         ttl = table["TimeToLiveSpecification"]
         dynamodb.update_time_to_live(

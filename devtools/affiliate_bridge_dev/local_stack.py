@@ -1,0 +1,283 @@
+"""``make run``: the deployed topology on loopback, no AWS account needed.
+
+* moto's server is the embedded AWS, holding the table and queues of template.yaml;
+* one HTTP server turns ``POST /stripe`` and ``POST /referrals`` into real function URL
+  events (payload 2.0) for the same handler code Lambda runs;
+* a poller drives the forwarder like Lambda's SQS event source mapping;
+* the affiliate API is the real one when PARTNERO_API_KEY is set, otherwise a local
+  sandbox that shows what it received.
+
+Handlers run one at a time behind a lock, as one Lambda execution environment would:
+Powertools' logger and metrics are per-process singletons. Ctrl-C stops cleanly and
+writes a snapshot that the next start restores (see snapshot.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from affiliate_bridge_dev.local_config import LocalConfig, load_config
+
+ROUTES = {"/stripe": "stripe_webhook", "/referrals": "referrals"}
+SANDBOX_API_KEY = "sandbox-partnero-key"
+MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
+
+
+def _say(message: str) -> None:
+    print(f"[affiliate-bridge] {message}", file=sys.stderr, flush=True)
+
+
+class LocalStack:
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.invoke_lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.handlers: dict[str, Any] = {}
+
+    # -- start -------------------------------------------------------------------------
+    def start(self) -> None:
+        import logging
+        import warnings
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+        moto_port = int(self.config["MOTO_PORT"]) or _free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self.moto.start()
+        self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+
+        import boto3
+
+        from affiliate_bridge_dev.template_resources import create_resources
+
+        self.dynamodb = boto3.client("dynamodb")
+        self.sqs = boto3.client("sqs")
+        self.resources = create_resources(self.dynamodb, self.sqs)
+        self.sandbox = None
+        if not self.config.uses_real_affiliate_api:
+            from affiliate_bridge_dev.partnero_sandbox import start_sandbox
+
+            self.sandbox = start_sandbox(SANDBOX_API_KEY, port=int(self.config["SANDBOX_PORT"]))
+        self._restore()
+        handler_env = {
+            **{k: v for k, v in self.config.values.items() if k not in ("MOTO_PORT", "SANDBOX_PORT")},
+            "TABLE_NAME": self.resources.table_name,
+            "QUEUE_URL": self.resources.queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.resources.dead_letter_queue_url,
+        }
+        if self.sandbox is not None:
+            handler_env.update(PARTNERO_API_URL=self.sandbox.url, PARTNERO_API_KEY=SANDBOX_API_KEY)
+        os.environ.update(handler_env)
+
+        from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
+        from affiliate_bridge_dev.handlers import load_handler
+
+        for name in {*ROUTES.values(), "forwarder"}:
+            self.handlers[name] = load_handler(name)
+        self.mapping = EventSourceMapping(
+            self.sqs,
+            self.resources.queue_url,
+            self._locked(self.handlers["forwarder"]),
+            batch_size=self.resources.batch_size,
+        )
+        self.poller = threading.Thread(target=self.mapping.run_forever, args=(self.stop_event,), name="sqs-poller")
+        self.poller.start()
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.config.port), _make_http_handler(self))
+        self.http.daemon_threads = True
+        self._write_endpoints()
+        self._banner()
+
+    def _locked(self, handler: Any) -> Any:
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            with self.invoke_lock:
+                return handler(event, context)
+
+        return invoke
+
+    # -- state across restarts ----------------------------------------------------------
+    @property
+    def snapshot_path(self) -> Path:
+        return self.config.state_dir / "snapshot.json"
+
+    def _restore(self) -> None:
+        from affiliate_bridge_dev.snapshot import load_snapshot
+
+        snapshot = load_snapshot(
+            self.snapshot_path,
+            self.dynamodb,
+            self.sqs,
+            self.resources.table_name,
+            self.resources.queue_url,
+            self.resources.dead_letter_queue_url,
+        )
+        if snapshot is None:
+            return
+        if self.sandbox is not None and snapshot.get("sandbox"):
+            self.sandbox.state.restore(snapshot["sandbox"])
+        _say(
+            f"restored {len(snapshot['items'])} table items, {len(snapshot['queue'])} queued and "
+            f"{len(snapshot['dead_letters'])} dead-lettered messages from {self.snapshot_path}"
+        )
+
+    def _write_endpoints(self) -> None:
+        """Where the CLI finds this stack (``affiliate-bridge --local``)."""
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        endpoints = {
+            "aws_endpoint_url": self.aws_endpoint,
+            "table_name": self.resources.table_name,
+            "queue_url": self.resources.queue_url,
+            "dead_letter_queue_url": self.resources.dead_letter_queue_url,
+            "bridge_url": f"http://127.0.0.1:{self.config.port}",
+            "sandbox_url": self.sandbox.url if self.sandbox else None,
+        }
+        (self.config.state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2), encoding="utf-8")
+
+    def _banner(self) -> None:
+        base = f"http://127.0.0.1:{self.config.port}"
+        api = (
+            self.sandbox.url + "  (local sandbox: open it in a browser)"
+            if self.sandbox
+            else self.config["PARTNERO_API_URL"]
+        )
+        lines = [
+            f"Stripe webhooks   POST {base}/stripe",
+            f"Referrals         POST {base}/referrals   (Authorization: Bearer <REFERRALS_API_TOKEN>)",
+            f"Affiliate API     {api}",
+            f"Embedded AWS      {self.aws_endpoint}  (moto; table {self.resources.table_name})",
+        ]
+        for name in ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET", "REFERRALS_API_TOKEN"):
+            lines.append(f"{name:<22}{self.config[name]}  ({self.config.sources[name]})")
+        for line in lines:
+            _say(line)
+        _say(f"ready on {base} (Ctrl-C stops and keeps state in {self.config.state_dir}/)")
+
+    # -- serve and stop -----------------------------------------------------------------
+    def serve(self) -> None:
+        server_thread = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
+        server_thread.start()
+        self.stop_event.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        _say("stopping: HTTP server, then the poller, then a snapshot")
+        self.http.shutdown()
+        self.http.server_close()
+        self.poller.join(timeout=30)
+        from affiliate_bridge_dev.snapshot import save_snapshot
+
+        with self.invoke_lock:
+            counts = save_snapshot(
+                self.snapshot_path,
+                self.dynamodb,
+                self.sqs,
+                self.resources.table_name,
+                self.resources.queue_url,
+                self.resources.dead_letter_queue_url,
+                self.sandbox.state.export() if self.sandbox else None,
+            )
+        _say(f"saved {counts['items']} items, {counts['queued']} queued, {counts['dead_letters']} dead letters")
+        if self.sandbox is not None:
+            self.sandbox.shutdown()
+        self.moto.stop()
+        _say("stopped")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
+    from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            _say(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
+
+        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _invoke(self) -> None:
+            path = self.path.split("?", 1)[0].rstrip("/")
+            query = self.path.split("?", 1)[1] if "?" in self.path else ""
+            if self.command == "GET" and path in ("", "/health"):
+                self._reply(
+                    200,
+                    json.dumps({"status": "ready", "routes": sorted(ROUTES)}).encode(),
+                    {"content-type": "application/json"},
+                )
+                return
+            name = ROUTES.get(path)
+            if name is None:
+                self._reply(404, b'{"error":"not_found"}', {"content-type": "application/json"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self._reply(413, b'{"error":"body_too_large"}', {"content-type": "application/json"})
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            event = function_url_event(
+                self.command, path, body, dict(self.headers.items()), query=query, source_ip=self.client_address[0]
+            )
+            with stack.invoke_lock:
+                response = stack.handlers[name](event, FakeLambdaContext(name))
+            payload = response.get("body") or ""
+            raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            self._reply(int(response.get("statusCode", 200)), raw, dict(response.get("headers") or {}))
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _invoke  # noqa: N815 - http.server names
+
+    return Handler
+
+
+def main() -> None:
+    config = load_config()
+    stack = LocalStack(config)
+    started = time.monotonic()
+    stack.start()
+    _say(f"started in {time.monotonic() - started:.1f} s")
+
+    def stop(signum: int, frame: Any) -> None:
+        stack.stop_event.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    stack.serve()
+
+
+if __name__ == "__main__":
+    main()

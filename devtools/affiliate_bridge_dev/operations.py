@@ -1,0 +1,189 @@
+"""What an operator asks of a running bridge: explain, referrals, dead letters.
+
+Plain functions over boto3 clients so the CLI stays a thin printer and tests can call
+them directly against the local stack or moto.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from affiliate_bridge.dynamo import from_item, key
+
+PROVIDERS = ("stripe", "paddle")
+FAILURE_ATTRIBUTES = (
+    "failure_reason",
+    "failure_detail",
+    "failure_status",
+    "failure_body",
+    "failed_at",
+    "source_message_id",
+)
+
+
+@dataclass
+class Explanation:
+    query: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    transaction_keys: list[str] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.events or self.states)
+
+
+def _by_transaction_key(dynamodb: Any, table: str, transaction_key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "ByTransactionKey",
+        "KeyConditionExpression": "transaction_key = :k",
+        "ExpressionAttributeValues": {":k": {"S": transaction_key}},
+    }
+    while True:
+        page = dynamodb.query(**kwargs)
+        items.extend(from_item(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
+    """Everything recorded about an event id, a payment id or a transaction key."""
+    result = Explanation(identifier)
+    keys: list[str] = []
+    for provider in PROVIDERS:
+        item = dynamodb.get_item(TableName=table, Key=key(f"EVENT#{provider}#{identifier}", "EVENT")).get("Item")
+        if item:
+            event = from_item(item)
+            result.events.append(event)
+            if event.get("transaction_key"):
+                keys.append(event["transaction_key"])
+    candidates = [identifier] + [f"{p}-{identifier}" for p in PROVIDERS]
+    for provider in PROVIDERS:
+        ref = dynamodb.get_item(TableName=table, Key=key(f"PAYREF#{provider}#{identifier}", "PAYREF")).get("Item")
+        if ref:
+            candidates.append(from_item(ref)["transaction_key"])
+    for candidate in candidates:
+        if dynamodb.get_item(TableName=table, Key=key(f"PAYMENT#{candidate}", "STATE")).get(
+            "Item"
+        ) or _by_transaction_key(dynamodb, table, candidate):
+            keys.append(candidate)
+    for transaction_key in dict.fromkeys(keys):
+        result.transaction_keys.append(transaction_key)
+        for item in _by_transaction_key(dynamodb, table, transaction_key):
+            if item["pk"].startswith("EVENT#") and item not in result.events:
+                result.events.append(item)
+            elif item["sk"] == "STATE":
+                result.states[transaction_key] = item
+        history = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+            ExpressionAttributeValues={":pk": {"S": f"PAYMENT#{transaction_key}"}, ":a": {"S": "ATTEMPT#"}},
+        ).get("Items", [])
+        result.attempts[transaction_key] = [from_item(i) for i in history]
+    result.events.sort(key=lambda e: e.get("first_seen_at", 0))
+    return result
+
+
+def list_referrals(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "begins_with(pk, :p) AND sk = :s",
+        "ExpressionAttributeValues": {":p": {"S": "CUSTOMER#"}, ":s": {"S": "REFERRAL"}},
+    }
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for item in page.get("Items", []):
+            values = from_item(item)
+            values["customer_key"] = values["pk"].removeprefix("CUSTOMER#")
+            rows.append(values)
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(rows, key=lambda r: r.get("created_at", 0))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    receipt_handle: str
+    body: str
+    group: str | None
+    attributes: dict[str, str]
+    receive_count: int
+
+
+def _receive_all(sqs: Any, url: str, hold_seconds: int) -> list[DeadLetter]:
+    letters: dict[str, DeadLetter] = {}
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=hold_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        fresh = [m for m in batch if m["MessageId"] not in letters]
+        if not fresh:
+            return list(letters.values())
+        for message in fresh:
+            attributes = message.get("Attributes", {})
+            letters[message["MessageId"]] = DeadLetter(
+                message_id=message["MessageId"],
+                receipt_handle=message["ReceiptHandle"],
+                body=message["Body"],
+                group=attributes.get("MessageGroupId"),
+                attributes={k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()},
+                receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+            )
+
+
+def list_dead_letters(sqs: Any, dlq_url: str) -> list[DeadLetter]:
+    """Peek: messages are held for a moment to read them all, then made visible again."""
+    letters = _receive_all(sqs, dlq_url, hold_seconds=30)
+    for letter in letters:
+        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+    return letters
+
+
+def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None = None) -> list[str]:
+    """Move dead letters (all, or those named) back to the transactions queue."""
+    moved: list[str] = []
+    for letter in _receive_all(sqs, dlq_url, hold_seconds=60):
+        if message_ids is not None and letter.message_id not in message_ids:
+            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+            continue
+        kwargs: dict[str, Any] = {
+            "QueueUrl": queue_url,
+            "MessageBody": letter.body,
+            "MessageAttributes": {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in letter.attributes.items()
+                if name not in FAILURE_ATTRIBUTES and value
+            }
+            | {"redriven_from": {"DataType": "String", "StringValue": letter.message_id}},
+        }
+        if queue_url.endswith(".fifo"):
+            kwargs["MessageGroupId"] = letter.group or "redriven"
+            kwargs["MessageDeduplicationId"] = f"redrive-{letter.message_id}-{uuid.uuid4().hex[:8]}"
+        sqs.send_message(**kwargs)
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
+        moved.append(letter.message_id)
+    return moved
+
+
+def age(seconds_since_epoch: float | int | None) -> str:
+    if not seconds_since_epoch:
+        return "-"
+    delta = max(0, int(time.time() - float(seconds_since_epoch)))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if delta >= size:
+            return f"{delta // size}{unit} ago"
+    return f"{delta}s ago"

@@ -1,0 +1,124 @@
+"""`make run` as a user meets it: real processes, real sockets, the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import requests
+
+from affiliate_bridge_dev import stripe_samples as s
+from tests.e2e.conftest import Harness
+
+
+def test_starts_prints_its_urls_and_forwards_a_referred_payment_once(harness: Harness) -> None:
+    stack = harness.start()
+    banner = "\n".join(stack.stderr)
+    assert f"POST {stack.url}/stripe" in banner and f"POST {stack.url}/referrals" in banner
+    assert harness.api.url in banner
+    assert stack.started_in < 30
+    assert requests.get(stack.url + "/health", timeout=5).json()["status"] == "ready"
+
+    assert harness.referral(customer_key="user-1", partner_key="anna", stripe_customer_id="cus_E2E").status_code == 201
+    session = s.checkout_session(amount_total=4900, mode="subscription", customer="cus_E2E")
+    invoice = s.invoice(amount_paid=4900, invoice_id=session["invoice"], customer="cus_E2E")
+    deliveries = [s.event("checkout.session.completed", session), s.event("invoice.paid", invoice)]
+    deliveries += deliveries  # Stripe retries
+    random.Random(3).shuffle(deliveries)
+    for event in deliveries:
+        response = harness.stripe(event)
+        assert response.status_code == 200, response.text
+    key = f"stripe-{session['invoice']}"
+    harness.wait_for(lambda: key in harness.active())
+    assert harness.active() == {key: (49.0, "user-1")}
+    assert harness.api_state()["customers"]["user-1"]["partner"] == "anna"
+
+
+def test_signature_rotation_and_bad_signature_over_http(harness: Harness) -> None:
+    harness.start()
+    event = s.event("invoice.paid", s.invoice(amount_paid=100, customer="cus_x"))
+    assert harness.stripe(event, secret="whsec_e2e_secret_one").status_code == 200
+    assert harness.stripe(event, secret="whsec_e2e_secret_two").status_code == 200
+    bad = harness.stripe(event, secret="whsec_someone_else")
+    assert bad.status_code == 400 and bad.json()["error"] == "signature_mismatch"
+    assert requests.get(f"http://127.0.0.1:{harness.port}/stripe", timeout=5).status_code == 405
+
+
+def test_affiliate_api_fails_a_few_times_then_recovers(harness: Harness) -> None:
+    harness.start()
+    harness.referral(customer_key="user-2", partner_key="ben", stripe_customer_id="cus_F")
+    requests.post(harness.api.url + "/_sandbox/faults", json={"status": 503, "count": 3, "retry_after": 1}, timeout=5)
+    session = s.checkout_session(amount_total=2500, customer="cus_F")
+    assert harness.stripe(s.event("checkout.session.completed", session)).status_code == 200
+    key = f"stripe-{session['payment_intent']}"
+    harness.wait_for(lambda: key in harness.active(), timeout=45)
+    assert harness.active() == {key: (25.0, "user-2")}
+
+
+def test_permanent_failure_ends_in_the_dead_letter_queue_and_is_redriven(harness: Harness) -> None:
+    harness.start()
+    harness.referral(customer_key="user-3", partner_key="cleo", stripe_customer_id="cus_D")
+    requests.post(harness.api.url + "/_sandbox/faults", json={"status": 422, "count": 1}, timeout=5)
+    session = s.checkout_session(amount_total=1000, customer="cus_D")
+    harness.stripe(s.event("checkout.session.completed", session))
+    key = f"stripe-{session['payment_intent']}"
+
+    def dead_lettered() -> bool:
+        return key in harness.cli("dlq", "list").stdout
+
+    harness.wait_for(dead_lettered)
+    listing = harness.cli("dlq", "list").stdout
+    assert "affiliate_api_rejected" in listing and "422" in listing
+    assert harness.active() == {}
+    redriven = harness.cli("dlq", "redrive", "--all")
+    assert redriven.returncode == 0 and "redriven 1 message" in redriven.stdout
+    harness.wait_for(lambda: key in harness.active())
+    assert "(none)" in harness.cli("dlq", "list").stdout
+
+    explained = harness.cli("explain", key)
+    assert explained.returncode == 0, explained.stderr
+    assert "enqueued" in explained.stdout and "provider_customer_id" in explained.stdout
+    assert "PermanentError" in explained.stdout and "POST /v1/transactions" in explained.stdout
+
+
+def test_queued_messages_survive_a_restart(harness: Harness) -> None:
+    stack = harness.start()
+    harness.referral(customer_key="user-4", partner_key="dora", stripe_customer_id="cus_R")
+    requests.post(harness.api.url + "/_sandbox/faults", json={"status": 503, "count": 10_000}, timeout=5)
+    session = s.checkout_session(amount_total=7700, customer="cus_R")
+    event = s.event("checkout.session.completed", session)
+    assert harness.stripe(event).status_code == 200
+    harness.wait_for(lambda: harness.api_state()["requests"] >= 1)
+    assert stack.stop() == 0
+    assert any("1 queued" in line for line in stack.stderr), stack.stderr[-5:]
+
+    requests.delete(harness.api.url + "/_sandbox/faults", timeout=5)
+    restarted = harness.start()
+    assert any("restored" in line for line in restarted.stderr)
+    key = f"stripe-{session['payment_intent']}"
+    harness.wait_for(lambda: key in harness.active(), timeout=45)
+    assert harness.active() == {key: (77.0, "user-4")}
+    # The referral survived too: a renewal is attributed without a new /referrals call.
+    renewal = s.checkout_session(amount_total=7700, customer="cus_R")
+    assert harness.stripe(s.event("checkout.session.completed", renewal)).json()["outcome"] == "enqueued"
+    explained = harness.cli("explain", event["id"])
+    assert explained.returncode == 0 and key in explained.stdout
+
+
+def test_cli_sends_signed_events_and_manages_referrals(harness: Harness) -> None:
+    harness.start()
+    added = harness.cli(
+        "referrals", "add", "--customer-key", "user-5", "--partner-key", "eve", "--stripe-customer-id", "cus_C"
+    )
+    assert added.returncode == 0 and '"created"' in added.stdout
+    conflict = harness.cli("referrals", "add", "--customer-key", "user-5", "--partner-key", "mallory")
+    assert conflict.returncode == 1 and "409" in conflict.stdout
+    listed = harness.cli("referrals", "list")
+    assert "user-5" in listed.stdout and "eve" in listed.stdout and "mallory" not in listed.stdout
+    sent = harness.cli("send", "stripe", "--type", "invoice.paid", "--amount", "1999", "--customer", "cus_C")
+    assert sent.returncode == 0 and "enqueued" in sent.stdout
+    harness.wait_for(lambda: any(v == (19.99, "user-5") for v in harness.active().values()))
+    event_file = harness.tmp / "event.json"
+    event_file.write_text(json.dumps(s.event("invoice.paid", s.invoice(amount_paid=500, customer="cus_nobody"))))
+    from_file = harness.cli("send", "stripe", "--file", str(event_file))
+    assert from_file.returncode == 0 and "unattributed" in from_file.stdout
