@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -63,6 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without TCP_NODELAY the second waits
+        # for a delayed ACK (~40 ms per keep-alive request).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # -- plumbing ----------------------------------------------------------------------
     def _send(
