@@ -1,6 +1,7 @@
 """``affiliate-bridge``: operate a bridge from a terminal (local stack or deployed stack).
 
     affiliate-bridge send stripe --type invoice.paid --amount 4900 --customer cus_123
+    affiliate-bridge send paddle --type transaction.completed --amount 4900 --customer ctm_123
     affiliate-bridge referrals add --customer-key user-1 --partner-key anna
     affiliate-bridge referrals list
     affiliate-bridge explain evt_1Pgc76B7WZ01zgkWwyRHS12y
@@ -22,10 +23,10 @@ from typing import Any
 
 import requests
 
-from affiliate_bridge_dev import stripe_samples
+from affiliate_bridge_dev import paddle_samples, stripe_samples
 from affiliate_bridge_dev.local_config import load_config
 from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, redrive
-from affiliate_bridge_dev.senders import stripe_signature_header
+from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signature_header
 from affiliate_bridge_dev.targets import Target, TargetError, local_target, stack_target
 
 
@@ -112,16 +113,62 @@ def _stripe_event(args: argparse.Namespace) -> dict[str, Any]:
     return stripe_samples.event(kind, obj, api_version)
 
 
+def _paddle_event(args: argparse.Namespace) -> dict[str, Any]:
+    kind = args.type
+    custom = {"customer_key": args.customer_key} if args.customer_key else None
+    if kind in ("transaction.completed", "transaction.paid"):
+        data = paddle_samples.transaction(
+            total=args.amount,
+            tax=args.tax,
+            currency=args.currency.upper(),
+            customer_id=args.customer,
+            custom_data=custom,
+            transaction_id=args.transaction,
+            status="completed" if kind == "transaction.completed" else "paid",
+        )
+    elif kind in ("adjustment.created", "adjustment.updated"):
+        if not args.transaction:
+            raise SystemExit(f"{kind} needs --transaction txn_...")
+        data = paddle_samples.adjustment(
+            transaction_id=args.transaction,
+            total=args.refunded if args.refunded is not None else args.amount,
+            action=args.action,
+            status=args.status,
+            currency=args.currency.upper(),
+        )
+    elif kind in ("customer.created", "customer.updated"):
+        if not (args.customer and args.email):
+            raise SystemExit(f"{kind} needs --customer ctm_... and --email")
+        data = paddle_samples.customer(customer_id=args.customer, email=args.email)
+    else:
+        raise SystemExit(f"no sample for {kind}: pass --file with the notification JSON")
+    return paddle_samples.notification(kind, data)
+
+
 def cmd_send(args: argparse.Namespace) -> int:
+    paddle = args.provider == "paddle"
+    if args.type is None:
+        args.type = "transaction.completed" if paddle else "checkout.session.completed"
     # A file is sent byte for byte: the signature covers exactly what is on disk.
-    body = Path(args.file).read_bytes() if args.file else json.dumps(_stripe_event(args), indent=2).encode()
-    url = args.url or _target(args).stripe_url
+    if args.file:
+        body = Path(args.file).read_bytes()
+    else:
+        body = json.dumps(_paddle_event(args) if paddle else _stripe_event(args), indent=2).encode()
+    target_url = None if args.url else (_target(args).paddle_url if paddle else _target(args).stripe_url)
+    url = args.url or target_url
     if not url:
         raise SystemExit("no URL: pass --url")
-    secret = _secret("STRIPE_WEBHOOK_SECRET", args.secret)
-    headers = {"Content-Type": "application/json", "Stripe-Signature": stripe_signature_header(body, secret)}
+    if paddle:
+        secret = _secret("PADDLE_WEBHOOK_SECRET", args.secret)
+        headers = {"Content-Type": "application/json", "Paddle-Signature": paddle_signature_header(body, secret)}
+    else:
+        secret = _secret("STRIPE_WEBHOOK_SECRET", args.secret)
+        headers = {"Content-Type": "application/json", "Stripe-Signature": stripe_signature_header(body, secret)}
     event = json.loads(body)
-    print(f"-> POST {url}  {event.get('type')}  {event.get('id')}", file=sys.stderr)
+    kind, event_id = (
+        (event.get("event_type"), event.get("event_id")) if paddle else (event.get("type"), event.get("id"))
+    )
+    print(f"-> POST {url}  {kind}  {event_id}", file=sys.stderr)
     response = requests.post(url, data=body, headers=headers, timeout=30)
     print(f"<- {response.status_code} {response.text}")
     return 0 if response.ok else 1
@@ -281,23 +328,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     send = commands.add_parser("send", help="sign and send a test webhook event")
-    send.add_argument("provider", choices=["stripe"])
+    send.add_argument("provider", choices=["stripe", "paddle"])
     send.add_argument("--file", help="event JSON to send as is (signed on its exact bytes)")
-    send.add_argument("--type", default="checkout.session.completed", help="event type to build")
+    send.add_argument("--type", help="event type to build (default: a sale)")
     send.add_argument("--amount", type=int, default=4900, help="amount in minor units (cents)")
     send.add_argument("--currency", default="usd")
     send.add_argument("--tax", type=int, default=0)
     send.add_argument("--mode", default="payment", choices=["payment", "subscription"])
-    send.add_argument("--customer", help="provider customer id (cus_...)")
+    send.add_argument("--customer", help="provider customer id (cus_... / ctm_...)")
     send.add_argument("--customer-key", help="your customer key, put in metadata")
     send.add_argument("--email")
     send.add_argument("--invoice")
     send.add_argument("--payment-intent")
-    send.add_argument("--refunded", type=int, help="charge.refunded: cumulative amount refunded")
+    send.add_argument("--refunded", type=int, help="charge.refunded: cumulative amount refunded; adjustment: its total")
+    send.add_argument("--transaction", help="Paddle transaction id (txn_...)")
+    send.add_argument("--action", default="refund", choices=["refund", "chargeback", "chargeback_reverse", "credit"])
+    send.add_argument("--status", default="approved", choices=["approved", "pending_approval", "rejected"])
     send.add_argument("--dispute-status", default="lost", choices=["lost", "won", "needs_response"])
     send.add_argument("--api-version", default="basil", choices=["basil", "legacy"])
     send.add_argument("--url", help="webhook URL (default: the target's)")
-    send.add_argument("--secret", help="signing secret (default: STRIPE_WEBHOOK_SECRET)")
+    send.add_argument("--secret", help="signing secret (default: STRIPE_/PADDLE_WEBHOOK_SECRET)")
     send.set_defaults(func=cmd_send)
 
     referrals = commands.add_parser("referrals", help="add or list referrals").add_subparsers(

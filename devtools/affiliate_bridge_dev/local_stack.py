@@ -1,7 +1,7 @@
 """``make run``: the deployed topology on loopback, no AWS account needed.
 
 * moto's server is the embedded AWS, holding the table and queues of template.yaml;
-* one HTTP server turns ``POST /stripe`` and ``POST /referrals`` into real function URL
+* one HTTP server turns ``POST /stripe``, ``/paddle`` and ``/referrals`` into real function URL
   events (payload 2.0) for the same handler code Lambda runs;
 * a poller drives the forwarder like Lambda's SQS event source mapping;
 * the affiliate API is the real one when PARTNERO_API_KEY is set, otherwise a local
@@ -28,7 +28,7 @@ from typing import Any
 
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
 
-ROUTES = {"/stripe": "stripe_webhook", "/referrals": "referrals"}
+ROUTES = {"/stripe": "stripe_webhook", "/paddle": "paddle_webhook", "/referrals": "referrals"}
 SANDBOX_API_KEY = "sandbox-partnero-key"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
 
@@ -164,6 +164,7 @@ class LocalStack:
         )
         lines = [
             f"Stripe webhooks   POST {base}/stripe",
+            f"Paddle webhooks   POST {base}/paddle",
             f"Referrals         POST {base}/referrals   (Authorization: Bearer <REFERRALS_API_TOKEN>)",
             f"Affiliate API     {api}",
             f"Embedded AWS      {self.aws_endpoint}  (moto; table {self.resources.table_name})",

@@ -10,7 +10,7 @@ import boto3
 
 from affiliate_bridge.observability import logger, metrics, tracer
 from affiliate_bridge.settings import Settings
-from affiliate_bridge.stripe_webhook import build_intake, build_stripe_endpoint
+from affiliate_bridge.webhook_wiring import build_intake, build_stripe_endpoint
 
 settings = Settings.from_env()
 endpoint = build_stripe_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))

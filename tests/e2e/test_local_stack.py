@@ -122,3 +122,28 @@ def test_cli_sends_signed_events_and_manages_referrals(harness: Harness) -> None
     event_file.write_text(json.dumps(s.event("invoice.paid", s.invoice(amount_paid=500, customer="cus_nobody"))))
     from_file = harness.cli("send", "stripe", "--file", str(event_file))
     assert from_file.returncode == 0 and "unattributed" in from_file.stdout
+
+
+def test_paddle_route_and_cli_send_paddle(harness: Harness) -> None:
+    harness.extra_env["PADDLE_WEBHOOK_SECRET"] = "pdl_ntfset_e2e_secret"
+    harness.start()
+    harness.referral(customer_key="user-6", partner_key="fay", paddle_customer_id="ctm_01e2e")
+    sent = harness.cli("send", "paddle", "--amount", "3000", "--tax", "500", "--customer", "ctm_01e2e")
+    assert sent.returncode == 0 and "enqueued" in sent.stdout, sent.stdout + sent.stderr
+    transaction_key = json.loads(sent.stdout.split(" ", 2)[2])["transaction_key"]
+    harness.wait_for(lambda: transaction_key in harness.active())
+    assert harness.active()[transaction_key] == (25.0, "user-6")
+    refund = harness.cli(
+        "send",
+        "paddle",
+        "--type",
+        "adjustment.updated",
+        "--transaction",
+        transaction_key.removeprefix("paddle-"),
+        "--refunded",
+        "3000",
+    )
+    assert refund.returncode == 0 and "enqueued" in refund.stdout
+    harness.wait_for(lambda: transaction_key not in harness.active())
+    wrong = harness.cli("send", "paddle", "--amount", "100", "--secret", "pdl_ntfset_not_ours")
+    assert wrong.returncode == 1 and "signature_mismatch" in wrong.stdout

@@ -19,10 +19,11 @@ from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
 from affiliate_bridge_dev.handlers import Handler, load_handler
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
 from affiliate_bridge_dev.partnero_sandbox import SandboxServer, start_sandbox
-from affiliate_bridge_dev.senders import stripe_signature_header
+from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signature_header
 from affiliate_bridge_dev.template_resources import LocalResources, create_resources
 
 STRIPE_SECRET = "whsec_integration_secret"
+PADDLE_SECRETS = "pdl_ntfset_sandbox_integration,pdl_ntfset_live_integration"
 PARTNERO_KEY = "partnero-test-key"
 REFERRALS_TOKEN = "referrals-test-token"
 
@@ -34,6 +35,7 @@ class Bridge:
     dynamodb: Any
     sqs: Any
     stripe: Handler
+    paddle: Handler
     referrals: Handler
     forwarder: Handler
     mapping: EventSourceMapping
@@ -49,6 +51,20 @@ class Bridge:
             headers["stripe-signature"] = signature
         event = function_url_event(event_kwargs.pop("method", "POST"), "/", raw, headers, **event_kwargs)
         response: dict[str, Any] = self.stripe(event, FakeLambdaContext("StripeWebhookFunction"))
+        return response
+
+    def post_paddle(
+        self, body: bytes | dict[str, Any], signature: str | None = "sign", secret: str = "pdl_ntfset_live_integration"
+    ) -> dict[str, Any]:
+        raw = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = {"content-type": "application/json", "user-agent": "Paddle"}
+        if signature == "sign":
+            headers["paddle-signature"] = paddle_signature_header(raw, secret)
+        elif signature is not None:
+            headers["paddle-signature"] = signature
+        response: dict[str, Any] = self.paddle(
+            function_url_event("POST", "/", raw, headers), FakeLambdaContext("PaddleWebhookFunction")
+        )
         return response
 
     def add_referral(self, **body: str) -> dict[str, Any]:
@@ -106,6 +122,7 @@ def bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
             "QUEUE_URL": resources.queue_url,
             "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+            "PADDLE_WEBHOOK_SECRET": PADDLE_SECRETS,
             "PARTNERO_API_URL": sandbox.url,
             "PARTNERO_API_KEY": PARTNERO_KEY,
             "REFERRALS_API_TOKEN": REFERRALS_TOKEN,
@@ -122,6 +139,7 @@ def bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
             dynamodb=dynamodb,
             sqs=sqs,
             stripe=load_handler("stripe_webhook"),
+            paddle=load_handler("paddle_webhook"),
             referrals=load_handler("referrals"),
             forwarder=forwarder,
             mapping=EventSourceMapping(sqs, resources.queue_url, forwarder, batch_size=resources.batch_size),

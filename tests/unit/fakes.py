@@ -18,12 +18,22 @@ class MemoryReferrals:
     referrals: dict[str, Referral] = field(default_factory=dict)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
     payment_refs: dict[tuple[str, str], str] = field(default_factory=dict)
+    profiles: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
 
     def find_referral(self, customer_key: str) -> Referral | None:
         return self.referrals.get(customer_key)
 
     def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
         return self.aliases.get((str(kind), value))
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None:
+        profile = self.profiles.get((provider, customer_id))
+        return profile[0] if profile else None
+
+    def put_customer_email(self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int) -> None:
+        current = self.profiles.get((provider, customer_id))
+        if current is None or current[1] <= updated_at:
+            self.profiles[(provider, customer_id)] = (hashed_email, updated_at)
 
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
         self.payment_refs[(provider, ref)] = transaction_key

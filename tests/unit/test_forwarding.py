@@ -143,3 +143,13 @@ def test_plan_is_empty_when_in_line() -> None:
     assert plan(applied) == []
     refunded = fold(applied, refund(1200))
     assert plan(refunded) == [DeleteTransaction(KEY)]
+
+
+def test_an_older_dispute_update_does_not_override_a_newer_one() -> None:
+    from dataclasses import replace
+
+    fwd, api, _, _ = forwarder()
+    fwd.forward(sale())
+    fwd.forward(replace(dispute("won"), occurred_at=1_700_000_500))
+    fwd.forward(replace(dispute("lost"), occurred_at=1_700_000_400))  # delivered late
+    assert api.active() == {KEY: Money(1000, "USD")}

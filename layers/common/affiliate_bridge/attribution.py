@@ -18,6 +18,8 @@ class ReferralLookup(Protocol):
 
     def find_customer_key(self, kind: AliasKind, value: str) -> str | None: ...
 
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None: ...
+
 
 def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> Attribution:
     tried: list[str] = []
@@ -34,11 +36,19 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
     else:
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:absent")
 
+    provider_id = customer.provider_customer_id
     candidates: list[tuple[AttributionRule, AliasKind, str | None]] = [
-        (AttributionRule.PROVIDER_CUSTOMER, provider_customer_alias(provider), customer.provider_customer_id),
-        (AttributionRule.EMAIL, AliasKind.EMAIL, email_hash(customer.email) if customer.email else None),
+        (AttributionRule.PROVIDER_CUSTOMER, provider_customer_alias(provider), provider_id),
+        (AttributionRule.EMAIL, AliasKind.EMAIL, None),
     ]
     for rule, kind, value in candidates:
+        if rule is AttributionRule.EMAIL:
+            # Looked up only when needed: the payment's own email, else the one the
+            # provider told us for this customer id (customer.* events).
+            if customer.email:
+                value = email_hash(customer.email)
+            elif provider_id:
+                value = referrals.find_email_hash(provider, provider_id)
         if not value:
             tried.append(f"{rule}:absent")
             continue

@@ -92,9 +92,6 @@ class Ignored:
     reason: str
 
 
-NormalisedEvent = Payment | Reversal | PaymentAlias | Ignored
-
-
 class AttributionRule(enum.StrEnum):
     CUSTOMER_KEY = "customer_key"
     PROVIDER_CUSTOMER = "provider_customer_id"
@@ -146,3 +143,19 @@ class EventRules:
 def transaction_key(provider: str, payment_id: str) -> str:
     """The affiliate API's transaction key for a payment: provider plus the payment's id."""
     return f"{provider}-{payment_id}"
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """A provider's customer record changed: keep its email alias current. Paddle
+    transactions carry only ``customer_id``, so email attribution needs this."""
+
+    provider: str
+    event_id: str
+    event_type: str
+    provider_customer_id: str
+    email: str | None
+    occurred_at: int = 0
+
+
+NormalisedEvent = Payment | Reversal | PaymentAlias | Ignored | CustomerProfile

@@ -18,6 +18,7 @@ from typing import Protocol
 from affiliate_bridge.attribution import ReferralLookup, attribute
 from affiliate_bridge.domain import (
     Attribution,
+    CustomerProfile,
     Ignored,
     NormalisedEvent,
     Payment,
@@ -25,6 +26,7 @@ from affiliate_bridge.domain import (
     Reversal,
     transaction_key,
 )
+from affiliate_bridge.identity import email_hash
 from affiliate_bridge.transaction_messages import TransactionMessage, reversal_message, sale_message
 
 
@@ -33,6 +35,7 @@ class Outcome(enum.StrEnum):
     UNATTRIBUTED = "unattributed"
     SKIPPED_ZERO_AMOUNT = "skipped_zero_amount"
     LINKED = "linked"
+    PROFILE_UPDATED = "profile_updated"
     IGNORED = "ignored"
 
 
@@ -49,6 +52,10 @@ class Referrals(ReferralLookup, Protocol):
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
 
     def find_payment_key(self, provider: str, ref: str) -> str | None: ...
+
+    def put_customer_email(
+        self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int
+    ) -> None: ...
 
 
 class EventLedger(Protocol):
@@ -71,6 +78,10 @@ class Intake:
         elif isinstance(event, PaymentAlias):
             self._link(event.provider, event.payment_refs, event.transaction_key)
             result = IntakeResult(Outcome.LINKED, transaction_key=event.transaction_key)
+        elif isinstance(event, CustomerProfile):
+            hashed = email_hash(event.email) if event.email else None
+            self.referrals.put_customer_email(event.provider, event.provider_customer_id, hashed, event.occurred_at)
+            result = IntakeResult(Outcome.PROFILE_UPDATED, reason=f"customer {event.provider_customer_id}")
         elif isinstance(event, Payment):
             result = self._payment(event)
         else:

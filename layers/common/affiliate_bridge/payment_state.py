@@ -82,10 +82,18 @@ def fold(state: PaymentState, message: TransactionMessage) -> PaymentState:
     if reversal.reason == "dispute":
         disputes = dict(state.reversals.disputes)
         current = disputes.get(reversal.source_id)
-        # A closed dispute's outcome is final: a late "open" update does not reopen it.
-        if current and current["status"] != DisputeStatus.OPEN and reversal.dispute_status == DisputeStatus.OPEN:
-            return state
-        disputes[reversal.source_id] = {"amount": reversal.reversed_minor, "status": reversal.dispute_status}
+        if current:
+            # Providers deliver out of order: an older update never overrides a newer
+            # one, and a closed dispute is not reopened by a late "open" update.
+            if int(current.get("at", 0)) > message.occurred_at:
+                return state
+            if current["status"] != DisputeStatus.OPEN and reversal.dispute_status == DisputeStatus.OPEN:
+                return state
+        disputes[reversal.source_id] = {
+            "amount": reversal.reversed_minor,
+            "status": reversal.dispute_status,
+            "at": message.occurred_at,
+        }
         return replace(state, currency=currency, reversals=replace(state.reversals, disputes=disputes))
     refunds = dict(state.reversals.refunds)
     refunds[reversal.source_id] = max(refunds.get(reversal.source_id, 0), reversal.reversed_minor)

@@ -5,6 +5,8 @@ Layout (one table, ``pk``/``sk`` strings):
 * ``CUSTOMER#<customer_key>`` / ``REFERRAL``: partner key, email hash, provider ids.
 * ``ALIAS#<kind>#<value>`` / ``ALIAS``: points an email hash or a provider customer id
   (kinds ``email``, ``stripe_customer``, ``paddle_customer``) at a customer key.
+* ``PROFILE#<provider>#<customer id>`` / ``PROFILE``: the email hash a provider holds for
+  its customer id (Paddle transactions carry no email).
 * ``PAYREF#<provider>#<id>`` / ``PAYREF``: points another id of a payment (a payment
   intent, a charge) at the payment's transaction key, for reversals that only know it.
 
@@ -138,6 +140,33 @@ class ReferralsStore:
         response = self._client.get_item(TableName=self._table, Key=key(f"ALIAS#{kind}#{value}", "ALIAS"))
         item = response.get("Item")
         return from_item(item)["customer_key"] if item else None
+
+    # -- provider customer profiles -----------------------------------------------------
+    def put_customer_email(self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int) -> None:
+        """Remember the email hash of a provider customer id; a late, older update loses."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "pk": f"PROFILE#{provider}#{customer_id}",
+                        "sk": "PROFILE",
+                        "email_hash": hashed_email,
+                        "updated_at": updated_at,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR updated_at <= :at",
+                ExpressionAttributeValues={":at": {"N": str(updated_at)}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=key(f"PROFILE#{provider}#{customer_id}", "PROFILE")
+        ).get("Item")
+        return from_item(item).get("email_hash") if item else None
 
     # -- payment references ------------------------------------------------------------
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from affiliate_bridge.function_url import DEFAULT_MAX_BODY_BYTES
+from affiliate_bridge.paddle_signature import DEFAULT_TOLERANCE_SECONDS as PADDLE_TOLERANCE_SECONDS
 from affiliate_bridge.stripe_signature import DEFAULT_TOLERANCE_SECONDS
 
 
@@ -47,6 +48,7 @@ class Settings:
     queue_url: str
     dead_letter_queue_url: str
     stripe_tolerance_seconds: int
+    paddle_tolerance_seconds: int
     max_body_bytes: int
     commission_excludes_tax: bool
     customer_key_field: str
@@ -67,6 +69,7 @@ class Settings:
             queue_url=env.get("QUEUE_URL", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             stripe_tolerance_seconds=_int(env, "STRIPE_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS),
+            paddle_tolerance_seconds=_int(env, "PADDLE_TOLERANCE_SECONDS", PADDLE_TOLERANCE_SECONDS),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             commission_excludes_tax=_flag(env, "COMMISSION_EXCLUDES_TAX", True),
             customer_key_field=env.get("CUSTOMER_KEY_FIELD", "customer_key"),

@@ -1,0 +1,23 @@
+"""PaddleWebhookFunction: Paddle Billing -> verified, attributed message on TransactionsQueue.
+
+A doorway only, like the Stripe one: the shared endpoint differs only in the signature
+check and the normaliser (affiliate_bridge.webhook_wiring).
+"""
+
+from typing import Any
+
+import boto3
+
+from affiliate_bridge.observability import logger, metrics, tracer
+from affiliate_bridge.settings import Settings
+from affiliate_bridge.webhook_wiring import build_intake, build_paddle_endpoint
+
+settings = Settings.from_env()
+endpoint = build_paddle_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return endpoint.handle(event)

@@ -1,0 +1,67 @@
+"""Paddle-Signature verification on the raw body (Paddle Billing notifications).
+
+Header ``ts=<unix seconds>;h1=<hex>[;h1=<hex>...]``: HMAC-SHA256 over ``"{ts}:{body}"``
+with the notification destination's secret key. Several ``h1`` values appear while Paddle
+rotates a secret; unknown keys are ignored (room for new schemes, as Paddle's SDKs do);
+whitespace around items is tolerated.
+
+Tolerance: Paddle's SDKs allow 5 s between ``ts`` and verification. A Lambda cold start
+plus Paddle's own queueing can spend most of that before our code runs, and a refused
+delivery is only retried later, so the default here is 30 s (PADDLE_TOLERANCE_SECONDS);
+replay protection still holds because the signature covers ``ts``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from affiliate_bridge.signing import SignatureError, any_signature_matches
+
+EXPECTED_SCHEME = "h1"
+DEFAULT_TOLERANCE_SECONDS = 30
+
+
+def _parse_header(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(";"):
+        if not item.strip():
+            continue
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            raise SignatureError("malformed_header", "Paddle-Signature items must be key=value")
+        key, value = key.strip(), value.strip()
+        if key == "ts":
+            try:
+                timestamp = int(value)
+            except ValueError as exc:
+                raise SignatureError("malformed_header", "Paddle-Signature ts is not an integer") from exc
+        elif key == EXPECTED_SCHEME:
+            signatures.append(value)
+    if timestamp is None:
+        raise SignatureError("malformed_header", "Paddle-Signature has no ts")
+    return timestamp, signatures
+
+
+def verify_paddle_signature(
+    body: bytes,
+    header: str | None,
+    secrets: tuple[str, ...],
+    tolerance_seconds: int | None = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> int:
+    """Raise ``SignatureError`` unless ``header`` proves ``body`` came from Paddle; returns ts."""
+    if not secrets:
+        raise SignatureError("no_secret_configured", "no Paddle webhook secret is configured")
+    if not header:
+        raise SignatureError("missing_header", "Paddle-Signature header is missing")
+    timestamp, signatures = _parse_header(header)
+    if not signatures:
+        raise SignatureError("no_h1_signature", "No signatures found with expected scheme h1")
+    signed_payload = str(timestamp).encode("ascii") + b":" + body
+    if not any_signature_matches(secrets, signed_payload, signatures):
+        raise SignatureError("signature_mismatch", "No signatures found matching the expected signature")
+    current = time.time() if now is None else now
+    if tolerance_seconds and abs(current - timestamp) > tolerance_seconds:
+        raise SignatureError("timestamp_outside_tolerance", "Paddle-Signature ts is outside the tolerance zone")
+    return timestamp

@@ -1,0 +1,92 @@
+"""Wiring for the provider webhook functions: settings and clients in, an endpoint out.
+
+Stripe and Paddle differ only in the signature check and the normaliser; intake (and so
+attribution, ledger and queue) is the same object type for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from affiliate_bridge.domain import EventRules, NormalisedEvent
+from affiliate_bridge.function_url import HttpRequest
+from affiliate_bridge.intake import Intake
+from affiliate_bridge.ledger import Ledger
+from affiliate_bridge.paddle_events import normalise_paddle_event
+from affiliate_bridge.paddle_signature import verify_paddle_signature
+from affiliate_bridge.referrals_store import ReferralsStore
+from affiliate_bridge.secrets import resolve_secret
+from affiliate_bridge.settings import ConfigurationError, Settings
+from affiliate_bridge.signing import split_secrets
+from affiliate_bridge.stripe_events import normalise_stripe_event
+from affiliate_bridge.stripe_signature import verify_stripe_signature
+from affiliate_bridge.transactions_queue import TransactionsQueue
+from affiliate_bridge.webhook_endpoint import WebhookEndpoint
+
+
+def event_rules(settings: Settings) -> EventRules:
+    return EventRules(
+        customer_key_field=settings.customer_key_field,
+        partner_key_field=settings.partner_key_field,
+        commission_excludes_tax=settings.commission_excludes_tax,
+        stripe_payment_intent_sales=settings.stripe_payment_intent_sales,
+    )
+
+
+def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
+    settings.require("table_name", "queue_url")
+    return Intake(
+        referrals=ReferralsStore(dynamodb, settings.table_name),
+        ledger=Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days),
+        queue=TransactionsQueue(sqs, settings.queue_url),
+    )
+
+
+def _secrets(name: str) -> tuple[str, ...]:
+    secrets = split_secrets(resolve_secret(name))
+    if not secrets:
+        raise ConfigurationError(f"{name} holds no secret")
+    return secrets
+
+
+def _string_field(name: str) -> Callable[[Mapping[str, Any]], str | None]:
+    def read(payload: Mapping[str, Any]) -> str | None:
+        value = payload.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return read
+
+
+def build_stripe_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint:
+    rules = event_rules(settings)
+
+    def verify(request: HttpRequest) -> None:
+        verify_stripe_signature(
+            request.body,
+            request.header("stripe-signature"),
+            _secrets("STRIPE_WEBHOOK_SECRET"),
+            settings.stripe_tolerance_seconds,
+        )
+
+    def normalise(payload: Mapping[str, Any]) -> NormalisedEvent:
+        return normalise_stripe_event(payload, rules)
+
+    return WebhookEndpoint("stripe", verify, normalise, intake, settings.max_body_bytes, _string_field("id"))
+
+
+def build_paddle_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint:
+    rules = event_rules(settings)
+
+    def verify(request: HttpRequest) -> None:
+        verify_paddle_signature(
+            request.body,
+            request.header("paddle-signature"),
+            _secrets("PADDLE_WEBHOOK_SECRET"),
+            settings.paddle_tolerance_seconds,
+        )
+
+    def normalise(payload: Mapping[str, Any]) -> NormalisedEvent:
+        return normalise_paddle_event(payload, rules)
+
+    return WebhookEndpoint("paddle", verify, normalise, intake, settings.max_body_bytes, _string_field("event_id"))
