@@ -17,6 +17,7 @@ DEFAULTS = {
     "STRIPE_WEBHOOK_SECRET": "whsec_local_development_secret",
     "PADDLE_WEBHOOK_SECRET": "pdl_ntfset_local_development_secret",
     "REFERRALS_API_TOKEN": "local-referrals-token",
+    "PARTNERO_WEBHOOK_SECRET": "partnero_local_webhook_secret",
     "PARTNERO_API_URL": "",
     "PARTNERO_API_KEY": "",
     "LOCAL_STATE_DIR": ".local-stack",

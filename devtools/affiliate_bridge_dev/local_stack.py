@@ -28,7 +28,12 @@ from typing import Any
 
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
 
-ROUTES = {"/stripe": "stripe_webhook", "/paddle": "paddle_webhook", "/referrals": "referrals"}
+ROUTES = {
+    "/stripe": "stripe_webhook",
+    "/paddle": "paddle_webhook",
+    "/referrals": "referrals",
+    "/partnero": "referrals",  # the platform's customer.* webhooks
+}
 SANDBOX_API_KEY = "sandbox-partnero-key"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
 
@@ -95,7 +100,7 @@ class LocalStack:
         from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
         from affiliate_bridge_dev.handlers import load_handler
 
-        for name in {*ROUTES.values(), "forwarder"}:
+        for name in sorted({*ROUTES.values(), "forwarder"}):
             self.handlers[name] = load_handler(name)
         self.mapping = EventSourceMapping(
             self.sqs,
@@ -166,10 +171,16 @@ class LocalStack:
             f"Stripe webhooks   POST {base}/stripe",
             f"Paddle webhooks   POST {base}/paddle",
             f"Referrals         POST {base}/referrals   (Authorization: Bearer <REFERRALS_API_TOKEN>)",
+            f"Platform webhooks POST {base}/partnero    (Signature: HMAC of the body with PARTNERO_WEBHOOK_SECRET)",
             f"Affiliate API     {api}",
             f"Embedded AWS      {self.aws_endpoint}  (moto; table {self.resources.table_name})",
         ]
-        for name in ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET", "REFERRALS_API_TOKEN"):
+        for name in (
+            "STRIPE_WEBHOOK_SECRET",
+            "PADDLE_WEBHOOK_SECRET",
+            "REFERRALS_API_TOKEN",
+            "PARTNERO_WEBHOOK_SECRET",
+        ):
             lines.append(f"{name:<22}{self.config[name]}  ({self.config.sources[name]})")
         for line in lines:
             _say(line)

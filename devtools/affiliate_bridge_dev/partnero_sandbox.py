@@ -184,9 +184,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create_transaction(self, body: dict[str, Any]) -> None:
         state = self.server.state
-        customer_key = (body.get("customer") or {}).get("key")
+        customer = body.get("customer") or {}
+        customer_key = customer.get("key")
         key = body.get("key")
         amount = body.get("amount")
+        create = bool((body.get("options") or {}).get("create_customer"))
+        partner = (customer.get("partner") or {}).get("key")
+        if create and isinstance(customer_key, str) and customer_key not in state.customers:
+            if not isinstance(partner, str) or (state.partners is not None and partner not in state.partners):
+                self._send(400, {"message": "Invalid partner key."})
+                return
+            state.customers[customer_key] = {
+                "key": customer_key,
+                "partner": partner,
+                "email": customer.get("email"),
+                "deleted": False,
+                "created_at": _now(),
+            }
         if not isinstance(customer_key, str) or customer_key not in state.customers:
             self._validation({"customer.key": ["Customer not found."]})
         elif not isinstance(amount, (int, float)) or isinstance(amount, bool):

@@ -1,4 +1,4 @@
-"""ReferralsFunction: the merchant's backend tells the bridge who referred a customer."""
+"""ReferralsFunction: your backend or the affiliate platform tells the bridge who referred whom."""
 
 from typing import Any
 
@@ -9,7 +9,7 @@ from affiliate_bridge.referrals_endpoint import build_referrals_endpoint
 from affiliate_bridge.settings import Settings
 
 settings = Settings.from_env()
-endpoint = build_referrals_endpoint(settings, boto3.client("dynamodb"))
+endpoint = build_referrals_endpoint(settings, boto3.client("dynamodb"), boto3.client("sqs"))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,12 +19,17 @@ from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
 from affiliate_bridge_dev.handlers import Handler, load_handler
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
 from affiliate_bridge_dev.partnero_sandbox import SandboxServer, start_sandbox
-from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signature_header
+from affiliate_bridge_dev.senders import (
+    paddle_signature_header,
+    partnero_signature_header,
+    stripe_signature_header,
+)
 from affiliate_bridge_dev.template_resources import LocalResources, create_resources
 
 STRIPE_SECRET = "whsec_integration_secret"
 PADDLE_SECRETS = "pdl_ntfset_sandbox_integration,pdl_ntfset_live_integration"
 PARTNERO_KEY = "partnero-test-key"
+PLATFORM_SECRET = "partnero-webhook-secret"
 REFERRALS_TOKEN = "referrals-test-token"
 
 
@@ -77,6 +82,25 @@ class Bridge:
         response: dict[str, Any] = self.referrals(event, FakeLambdaContext("ReferralsFunction"))
         return response
 
+    def post_referral_raw(self, body: bytes, authorization: str | None, method: str = "POST") -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if authorization is not None:
+            headers["authorization"] = authorization
+        response: dict[str, Any] = self.referrals(
+            function_url_event(method, "/", body, headers), FakeLambdaContext("ReferralsFunction")
+        )
+        return response
+
+    def post_platform(self, body: dict[str, Any] | bytes, secret: str | None = PLATFORM_SECRET) -> dict[str, Any]:
+        raw = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = {"content-type": "application/json"}
+        if secret is not None:
+            headers["signature"] = partnero_signature_header(raw, secret)
+        response: dict[str, Any] = self.referrals(
+            function_url_event("POST", "/partnero", raw, headers), FakeLambdaContext("ReferralsFunction")
+        )
+        return response
+
     def drain(self, timeout: float = 20) -> None:
         self.mapping.drain(timeout_seconds=timeout)
 
@@ -111,7 +135,7 @@ class Bridge:
 
 
 @pytest.fixture
-def bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
+def bridge(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Bridge]:
     sandbox = start_sandbox(PARTNERO_KEY)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
@@ -126,10 +150,13 @@ def bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
             "PARTNERO_API_URL": sandbox.url,
             "PARTNERO_API_KEY": PARTNERO_KEY,
             "REFERRALS_API_TOKEN": REFERRALS_TOKEN,
+            "PARTNERO_WEBHOOK_SECRET": PLATFORM_SECRET,
             "RETRY_BASE_SECONDS": "0",
             "RETRY_MAX_SECONDS": "0",
             "POWERTOOLS_METRICS_NAMESPACE": "AffiliateBridge",
         }
+        marker = request.node.get_closest_marker("bridge_env")
+        env.update(marker.kwargs if marker else {})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         forwarder = load_handler("forwarder")

@@ -7,9 +7,9 @@ from typing import Any
 
 from affiliate_bridge.domain import Referral
 from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import ApiAnswer, UnknownCustomer
+from affiliate_bridge.partnero_client import ApiAnswer, NewCustomer, UnknownCustomer
 from affiliate_bridge.payment_state import PaymentState
-from affiliate_bridge.referrals_store import AliasKind
+from affiliate_bridge.referrals_store import AliasKind, ReferralOutcome
 from affiliate_bridge.transaction_messages import TransactionMessage
 
 
@@ -25,6 +25,27 @@ class MemoryReferrals:
 
     def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
         return self.aliases.get((str(kind), value))
+
+    def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]:
+        existing = self.referrals.get(referral.customer_key)
+        if existing and existing.partner_key != referral.partner_key and not last_touch:
+            return ReferralOutcome.CONFLICT, existing
+        outcome = ReferralOutcome.CREATED if existing is None else ReferralOutcome.UNCHANGED
+        self.referrals[referral.customer_key] = referral
+        for kind, value in (
+            (AliasKind.STRIPE_CUSTOMER, referral.stripe_customer_id),
+            (AliasKind.PADDLE_CUSTOMER, referral.paddle_customer_id),
+        ):
+            if value:
+                self.put_alias(kind, value, referral.customer_key)
+        return outcome, referral
+
+    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:
+        current = self.aliases.get((str(kind), value))
+        if current and current != customer_key and not overwrite:
+            return False
+        self.aliases[(str(kind), value)] = customer_key
+        return True
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None:
         profile = self.profiles.get((provider, customer_id))
@@ -47,7 +68,9 @@ class MemoryLedger:
     events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     attempts: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
-    def record_event(self, provider: str, event_id: str, event_type: str, outcome: str, **detail: object) -> None:
+    def record_event(
+        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
+    ) -> None:
         self.events[(provider, event_id)] = {"event_type": event_type, "outcome": outcome, **detail}
 
     def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None:
@@ -88,9 +111,16 @@ class MemoryAffiliateApi:
     calls: list[str] = field(default_factory=list)
 
     def create_transaction(
-        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+        self,
+        key: str,
+        customer_key: str,
+        amount: Money,
+        created_at: int | None = None,
+        new_customer: NewCustomer | None = None,
     ) -> ApiAnswer:
         self.calls.append(f"POST {key}")
+        if new_customer is not None:
+            self.customers.setdefault(customer_key, new_customer.partner_key)
         if customer_key not in self.customers:
             raise UnknownCustomer("customer not found", 422)
         if key in self.transactions:

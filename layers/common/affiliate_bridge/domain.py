@@ -97,6 +97,10 @@ class AttributionRule(enum.StrEnum):
     PROVIDER_CUSTOMER = "provider_customer_id"
     EMAIL = "email"
     PARTNER_HINT = "partner_hint"
+    # A parked payment matched by a referral that arrived later (late attribution).
+    LATE_CUSTOMER_KEY = "late:customer_key"
+    LATE_PROVIDER_CUSTOMER = "late:provider_customer_id"
+    LATE_EMAIL = "late:email"
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class EventRules:
     partner_key_field: str = "partner_key"
     commission_excludes_tax: bool = True
     stripe_payment_intent_sales: bool = False
+    stripe_client_reference_is_partner_key: bool = False
 
 
 def transaction_key(provider: str, payment_id: str) -> str:

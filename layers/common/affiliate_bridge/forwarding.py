@@ -14,14 +14,19 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import AffiliateApiError, ApiAnswer, UnknownCustomer
+from affiliate_bridge.partnero_client import AffiliateApiError, ApiAnswer, NewCustomer, UnknownCustomer
 from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, Step, fold, plan
 from affiliate_bridge.transaction_messages import TransactionMessage
 
 
 class AffiliateApi(Protocol):
     def create_transaction(
-        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+        self,
+        key: str,
+        customer_key: str,
+        amount: Money,
+        created_at: int | None = None,
+        new_customer: NewCustomer | None = None,
     ) -> ApiAnswer: ...
 
     def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer: ...
@@ -52,6 +57,8 @@ class Forwarder:
     api: AffiliateApi
 
     def forward(self, message: TransactionMessage) -> ForwardResult:
+        if message.customer is not None:
+            return self._mirror_customer(message)
         state = self.states.load(message.transaction_key)
         folded = fold(state, message)
         if folded != state:
@@ -60,6 +67,20 @@ class Forwarder:
         for step in steps:
             state = self._run(step, state, message.event_id)
         return ForwardResult(state, steps)
+
+    def _mirror_customer(self, message: TransactionMessage) -> ForwardResult:
+        """A signup mirrored at the affiliate API; "already exists" counts as done."""
+        customer = message.customer
+        assert customer is not None
+        state = PaymentState(transaction_key=message.transaction_key)
+        self._call(
+            state,
+            "POST /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.create_customer(customer.customer_key, customer.partner_key, customer.customer_email),
+        )
+        return ForwardResult(state, ())
 
     def _run(self, step: Step, state: PaymentState, event_id: str) -> PaymentState:
         if isinstance(step, DeleteTransaction):
@@ -71,8 +92,18 @@ class Forwarder:
         assert sale is not None and state.currency is not None
         amount = Money(step.amount_minor, state.currency)
 
+        # A payment that created its own referral (partner key on a checkout-only sale)
+        # creates the customer in the same call; known customers never need it.
+        new_customer = (
+            NewCustomer(sale.partner_key, sale.customer_email)
+            if sale.create_customer and not state.customer_known
+            else None
+        )
+
         def create() -> ApiAnswer:
-            return self.api.create_transaction(step.key, sale.customer_key, amount, state.sale_occurred_at or None)
+            return self.api.create_transaction(
+                step.key, sale.customer_key, amount, state.sale_occurred_at or None, new_customer
+            )
 
         try:
             self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)

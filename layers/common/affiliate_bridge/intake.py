@@ -18,15 +18,18 @@ from typing import Protocol
 from affiliate_bridge.attribution import ReferralLookup, attribute
 from affiliate_bridge.domain import (
     Attribution,
+    AttributionRule,
     CustomerProfile,
     Ignored,
     NormalisedEvent,
     Payment,
     PaymentAlias,
+    Referral,
     Reversal,
     transaction_key,
 )
 from affiliate_bridge.identity import email_hash
+from affiliate_bridge.referrals_store import AliasKind, ReferralOutcome, provider_customer_alias
 from affiliate_bridge.transaction_messages import TransactionMessage, reversal_message, sale_message
 
 
@@ -49,6 +52,10 @@ class IntakeResult:
 
 
 class Referrals(ReferralLookup, Protocol):
+    def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]: ...
+
+    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool: ...
+
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
 
     def find_payment_key(self, provider: str, ref: str) -> str | None: ...
@@ -59,11 +66,17 @@ class Referrals(ReferralLookup, Protocol):
 
 
 class EventLedger(Protocol):
-    def record_event(self, provider: str, event_id: str, event_type: str, outcome: str, **detail: object) -> None: ...
+    def record_event(
+        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
+    ) -> None: ...
 
 
 class Queue(Protocol):
     def send(self, message: TransactionMessage) -> str: ...
+
+
+class Parking(Protocol):
+    def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,9 @@ class Intake:
     referrals: Referrals
     ledger: EventLedger
     queue: Queue
+    parking: Parking | None = None  # None: unattributed payments are only recorded
+    park_window_seconds: int = 7 * 86_400
+    last_touch: bool = False
 
     def accept(self, event: NormalisedEvent) -> IntakeResult:
         if isinstance(event, Ignored):
@@ -113,12 +129,89 @@ class Intake:
                 Outcome.SKIPPED_ZERO_AMOUNT, payment.transaction_key, reason="zero commissionable amount"
             )
         attribution = attribute(payment.provider, payment.customer, self.referrals)
+        created_by_payment = False
+        if not attribution.attributed and payment.customer.partner_hint:
+            attribution = self._referral_from_hint(payment, attribution)
+            created_by_payment = attribution.rule is AttributionRule.PARTNER_HINT
         if not attribution.attributed:
+            return self._park(payment, attribution)
+        self._learn_provider_id(payment, attribution)
+        message_id = self.queue.send(sale_message(payment, attribution, create_customer=created_by_payment))
+        return IntakeResult(Outcome.ENQUEUED, payment.transaction_key, message_id, attribution)
+
+    def _referral_from_hint(self, payment: Payment, attribution: Attribution) -> Attribution:
+        """Checkout-only shops: the partner key on the payment creates the referral, so
+        this sale and the customer's renewals are attributed (first touch still holds)."""
+        refs = payment.customer
+        assert refs.partner_hint
+        customer_key = (
+            refs.customer_key
+            or refs.provider_customer_id
+            or (f"email-{email_hash(refs.email)[:24]}" if refs.email else None)
+            or payment.transaction_key
+        )
+        referral = Referral(
+            customer_key=customer_key,
+            partner_key=refs.partner_hint,
+            email=refs.email,
+            stripe_customer_id=refs.provider_customer_id if payment.provider == "stripe" else None,
+            paddle_customer_id=refs.provider_customer_id if payment.provider == "paddle" else None,
+            source=f"{payment.provider}:{payment.event_type}",
+        )
+        outcome, current = self.referrals.put_referral(referral, last_touch=self.last_touch)
+        step = f"{AttributionRule.PARTNER_HINT}:{'created referral' if outcome is ReferralOutcome.CREATED else outcome}"
+        rule = AttributionRule.PARTNER_HINT if outcome is ReferralOutcome.CREATED else AttributionRule.CUSTOMER_KEY
+        return Attribution(current.customer_key, current.partner_key, rule, (*attribution.tried, step))
+
+    def _learn_provider_id(self, payment: Payment, attribution: Attribution) -> None:
+        """Matched by key or email and paid with a provider customer id: remember the id,
+        so renewals still match after the customer changes their email."""
+        provider_id = payment.customer.provider_customer_id
+        if (
+            provider_id
+            and attribution.customer_key
+            and attribution.rule
+            in (
+                AttributionRule.CUSTOMER_KEY,
+                AttributionRule.EMAIL,
+            )
+        ):
+            self.referrals.put_alias(provider_customer_alias(payment.provider), provider_id, attribution.customer_key)
+
+    def _park(self, payment: Payment, attribution: Attribution) -> IntakeResult:
+        if self.parking is None:
             return IntakeResult(
                 Outcome.UNATTRIBUTED, payment.transaction_key, attribution=attribution, reason="no referral matched"
             )
-        message_id = self.queue.send(sale_message(payment, attribution))
-        return IntakeResult(Outcome.ENQUEUED, payment.transaction_key, message_id, attribution)
+        refs = payment.customer
+        identifiers: list[tuple[str, str]] = []
+        if refs.customer_key:
+            identifiers.append(("customer_key", refs.customer_key))
+        if refs.provider_customer_id:
+            identifiers.append((str(provider_customer_alias(payment.provider)), refs.provider_customer_id))
+            hashed = (
+                email_hash(refs.email)
+                if refs.email
+                else self.referrals.find_email_hash(payment.provider, refs.provider_customer_id)
+            )
+        else:
+            hashed = email_hash(refs.email) if refs.email else None
+        if hashed:
+            identifiers.append((str(AliasKind.EMAIL), hashed))
+        if not identifiers:
+            return IntakeResult(
+                Outcome.UNATTRIBUTED,
+                payment.transaction_key,
+                attribution=attribution,
+                reason="no referral matched and nothing to match a later one",
+            )
+        expires_at = self.parking.park(payment, identifiers, self.park_window_seconds)
+        return IntakeResult(
+            Outcome.UNATTRIBUTED,
+            payment.transaction_key,
+            attribution=attribution,
+            reason=f"no referral matched; parked for a late referral until {expires_at} (unix time)",
+        )
 
     def _reversal(self, reversal: Reversal) -> IntakeResult:
         key = self.resolve_payment_key(reversal.provider, reversal.payment_refs)

@@ -25,7 +25,11 @@ class Ledger:
         self._table = table_name
         self._ttl_seconds = ttl_days * 86_400
 
-    def record_event(self, provider: str, event_id: str, event_type: str, outcome: str, **detail: Any) -> None:
+    def record_event(
+        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: Any
+    ) -> None:
+        """Upsert the event's entry. ``count_delivery`` is False when the bridge itself
+        revisits an event (late attribution), not the provider delivering it again."""
         now = int(time.time())
         values: dict[str, Any] = {
             "event_type": event_type,
@@ -46,7 +50,7 @@ class Ledger:
             ExpressionAttributeValues={
                 **{f":v{i}": v for i, v in enumerate(serialized.values())},
                 ":now": {"N": str(now)},
-                ":one": {"N": "1"},
+                ":one": {"N": "1" if count_delivery else "0"},
             },
         )
 

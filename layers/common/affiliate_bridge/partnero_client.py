@@ -55,6 +55,14 @@ class UnknownCustomer(AffiliateApiError):
 
 
 @dataclass(frozen=True)
+class NewCustomer:
+    """Create the customer with the transaction (Partnero ``options.create_customer``)."""
+
+    partner_key: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class ApiAnswer:
     status: int
     duplicate: bool = False  # the API already had this key: an earlier attempt landed
@@ -121,10 +129,16 @@ class PartneroClient:
         return response
 
     def create_transaction(
-        self, key: str, customer_key: str, amount: Money, created_at: int | None = None
+        self,
+        key: str,
+        customer_key: str,
+        amount: Money,
+        created_at: int | None = None,
+        new_customer: NewCustomer | None = None,
     ) -> ApiAnswer:
+        customer: dict[str, Any] = {"key": customer_key}
         body: dict[str, Any] = {
-            "customer": {"key": customer_key},
+            "customer": customer,
             "key": key,
             # Edge conversion: exact Decimal to a JSON number; float repr of a value with
             # at most 3 decimals round-trips exactly.
@@ -134,6 +148,11 @@ class PartneroClient:
         }
         if created_at:
             body["created_at"] = created_at
+        if new_customer is not None:
+            customer["partner"] = {"key": new_customer.partner_key}
+            if new_customer.email:
+                customer["email"] = new_customer.email
+            body["options"] = {"create_customer": True}
         response = self._call("POST", "/v1/transactions", body)
         if response.ok:
             return ApiAnswer(response.status_code)

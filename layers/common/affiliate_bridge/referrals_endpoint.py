@@ -1,20 +1,30 @@
-"""``POST /referrals``: the merchant's backend records customer -> partner after signup.
+"""The referrals function: who referred whom, from your backend or from the platform.
 
-Body: ``{"customer_key", "partner_key", "email"?, "stripe_customer_id"?,
-"paddle_customer_id"?}`` with ``Authorization: Bearer <REFERRALS_API_TOKEN>``, compared in
-constant time. Answers 201 created, 200 unchanged/updated, 409 when first touch keeps an
-existing, different partner (the body names it), 400/401/405/413 for bad requests.
+``POST /referrals`` (any path but ``/partnero``): your backend after signup, body
+``{"customer_key", "partner_key", "email"?, "stripe_customer_id"?, "paddle_customer_id"?}``
+with ``Authorization: Bearer <REFERRALS_API_TOKEN>`` compared in constant time. Answers
+201 created, 200 unchanged or updated, 409 when first touch keeps an existing, different
+partner (the body names it; the claim is recorded), 400/401/405/413 for bad requests.
+
+``POST /partnero``: the affiliate platform's ``customer.created/updated/deleted``
+webhooks, verified by their ``Signature`` header. Created follows first touch like the
+backend call; updated is the platform's own reassignment and wins; deleted stops
+attribution for that customer.
+
+Either way, a stored referral releases the payments parked for it (late attribution),
+and, with CREATE_CUSTOMER_ON_REFERRAL, a backend signup is mirrored at the affiliate API
+through the queue.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from affiliate_bridge import observability as obs
-from affiliate_bridge.domain import Referral
+from affiliate_bridge.domain import MalformedEvent, Referral
 from affiliate_bridge.function_url import (
     HttpRequest,
     RequestRejected,
@@ -24,12 +34,20 @@ from affiliate_bridge.function_url import (
     rejection_response,
     require_post,
 )
+from affiliate_bridge.late_attribution import LateAttribution
+from affiliate_bridge.ledger import Ledger
+from affiliate_bridge.parked_payments import ParkedPayments
+from affiliate_bridge.partnero_webhook import PlatformAction, parse_platform_event, verify_partnero_signature
 from affiliate_bridge.referrals_store import ReferralOutcome, ReferralsStore
 from affiliate_bridge.secrets import resolve_secret
 from affiliate_bridge.settings import ConfigurationError, Settings
+from affiliate_bridge.signing import SignatureError, split_secrets
+from affiliate_bridge.transaction_messages import customer_message
+from affiliate_bridge.transactions_queue import TransactionsQueue
 
 MAX_FIELD_LENGTH = 256
-REFERRALS_BODY_LIMIT = 16_384
+REFERRALS_BODY_LIMIT = 65_536
+PLATFORM_PATH_SUFFIX = "/partnero"
 _STATUS = {
     ReferralOutcome.CREATED: 201,
     ReferralOutcome.UNCHANGED: 200,
@@ -41,8 +59,8 @@ _STATUS = {
 def _authorised(request: HttpRequest, token: str) -> bool:
     header = request.header("authorization") or ""
     scheme, _, presented = header.partition(" ")
-    # compare_digest on bytes of possibly different lengths is still constant-time in
-    # the content; the scheme check leaks only whether "Bearer" was used.
+    # compare_digest runs in time independent of where the two differ; only the
+    # scheme check (is it "Bearer"?) is an ordinary comparison.
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
@@ -72,39 +90,87 @@ def parse_referral(body: Mapping[str, Any], source: str = "api") -> Referral:
     )
 
 
+def _count(outcome: str) -> None:
+    obs.metrics.add_dimension(name="outcome", value=outcome)
+    obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
+
+
 @dataclass(frozen=True)
 class ReferralsEndpoint:
     store: ReferralsStore
-    token: Any  # Callable[[], str]
+    late: LateAttribution
+    queue: TransactionsQueue
+    token: Callable[[], str]
+    platform_secrets: Callable[[], tuple[str, ...]]
     last_touch: bool = False
+    mirror_customers: bool = False
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             request = parse_event(event, REFERRALS_BODY_LIMIT)
             require_post(request)
-            try:
-                token = self.token()
-            except ConfigurationError:
-                obs.logger.exception("referrals token not configured")
-                return json_response(500, {"error": "not_configured", "message": "try again later"})
-            if not _authorised(request, token):
-                obs.metrics.add_dimension(name="outcome", value="unauthorized")
-                obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
-                return json_response(401, {"error": "unauthorized", "message": "Bearer token missing or wrong"})
-            referral = parse_referral(parse_json_object(request.body))
+            if request.path.rstrip("/").endswith(PLATFORM_PATH_SUFFIX):
+                return self._platform(request)
+            return self._backend(request)
         except RequestRejected as exc:
-            obs.metrics.add_dimension(name="outcome", value="rejected")
-            obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
+            _count("rejected")
             obs.logger.warning("referral rejected", extra={"reason": exc.code})
             return rejection_response(exc)
-        try:
-            outcome, current = self.store.put_referral(referral, last_touch=self.last_touch)
+        except ConfigurationError:
+            obs.logger.exception("referrals secret not configured")
+            return json_response(500, {"error": "not_configured", "message": "try again later"})
         except Exception:
-            obs.logger.exception("referral not stored")
+            obs.logger.exception("referral not stored: answering 500 so the caller retries")
             return json_response(500, {"error": "internal_error", "message": "try again later"})
-        obs.metrics.add_dimension(name="outcome", value=str(outcome))
-        obs.metrics.add_metric(name=obs.REFERRALS, unit="Count", value=1)
-        obs.logger.info("referral stored", extra={"outcome": str(outcome), "customer_key": referral.customer_key})
+
+    # -- your backend ----------------------------------------------------------------------
+    def _backend(self, request: HttpRequest) -> dict[str, Any]:
+        if not _authorised(request, self.token()):
+            _count("unauthorized")
+            return json_response(401, {"error": "unauthorized", "message": "Bearer token missing or wrong"})
+        referral = parse_referral(parse_json_object(request.body))
+        outcome, current = self.store.put_referral(referral, last_touch=self.last_touch)
+        body = self._after_store(referral, outcome, current, mirror=self.mirror_customers)
+        return json_response(_STATUS[outcome], body)
+
+    # -- the affiliate platform ------------------------------------------------------------
+    def _platform(self, request: HttpRequest) -> dict[str, Any]:
+        try:
+            verify_partnero_signature(request.body, request.header("signature"), self.platform_secrets())
+        except SignatureError as exc:
+            obs.metrics.add_metric(name=obs.SIGNATURE_FAILURES, unit="Count", value=1)
+            obs.logger.warning("platform webhook signature rejected", extra={"reason": exc.code})
+            return json_response(400, {"error": exc.code, "message": exc.message})
+        try:
+            platform_event = parse_platform_event(parse_json_object(request.body))
+        except MalformedEvent as exc:
+            raise RequestRejected(400, "malformed_event", str(exc)) from exc
+        if platform_event.action is PlatformAction.IGNORE:
+            return json_response(200, {"outcome": "ignored", "event": platform_event.event})
+        assert platform_event.customer_key
+        if platform_event.action is PlatformAction.DELETE:
+            known = self.store.mark_deleted(platform_event.customer_key)
+            _count("deleted")
+            obs.logger.info("referral deleted by the platform", extra={"customer_key": platform_event.customer_key})
+            return json_response(200, {"outcome": "deleted" if known else "unknown_customer"})
+        assert platform_event.partner_key
+        referral = Referral(
+            customer_key=platform_event.customer_key,
+            partner_key=platform_event.partner_key,
+            email=platform_event.email,
+            source="partnero",
+        )
+        # The platform's own reassignment (customer.updated) is authoritative.
+        last_touch = self.last_touch or platform_event.event == "customer.updated"
+        outcome, current = self.store.put_referral(referral, last_touch=last_touch)
+        body = self._after_store(referral, outcome, current, mirror=False)
+        # The platform is told 200 even on a first-touch conflict: retrying cannot change it.
+        return json_response(200, body)
+
+    def _after_store(
+        self, referral: Referral, outcome: ReferralOutcome, current: Referral, mirror: bool
+    ) -> dict[str, Any]:
+        _count(str(outcome))
         body: dict[str, Any] = {
             "outcome": str(outcome),
             "customer_key": current.customer_key,
@@ -112,13 +178,44 @@ class ReferralsEndpoint:
         }
         if outcome is ReferralOutcome.CONFLICT:
             body["message"] = "customer already referred by another partner (first touch wins)"
-        return json_response(_STATUS[outcome], body)
+            obs.logger.warning(
+                "referral conflict recorded",
+                extra={
+                    "customer_key": referral.customer_key,
+                    "kept": current.partner_key,
+                    "claimed": referral.partner_key,
+                },
+            )
+            return body
+        in_force = Referral(
+            customer_key=current.customer_key,
+            partner_key=current.partner_key,
+            email=referral.email,
+            stripe_customer_id=referral.stripe_customer_id or current.stripe_customer_id,
+            paddle_customer_id=referral.paddle_customer_id or current.paddle_customer_id,
+            source=current.source,
+        )
+        released = self.late.release(in_force, email=referral.email)
+        if mirror and outcome is ReferralOutcome.CREATED:
+            self.queue.send(customer_message(current.customer_key, current.partner_key, referral.email, "signup"))
+        body["released_payments"] = released
+        obs.logger.info(
+            "referral stored",
+            extra={"outcome": str(outcome), "customer_key": current.customer_key, "released_payments": released},
+        )
+        return body
 
 
-def build_referrals_endpoint(settings: Settings, dynamodb: Any) -> ReferralsEndpoint:
-    settings.require("table_name")
+def build_referrals_endpoint(settings: Settings, dynamodb: Any, sqs: Any) -> ReferralsEndpoint:
+    settings.require("table_name", "queue_url")
+    queue = TransactionsQueue(sqs, settings.queue_url)
+    ledger = Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days)
     return ReferralsEndpoint(
         store=ReferralsStore(dynamodb, settings.table_name),
+        late=LateAttribution(ParkedPayments(dynamodb, settings.table_name), queue, ledger),
+        queue=queue,
         token=lambda: resolve_secret("REFERRALS_API_TOKEN"),
+        platform_secrets=lambda: split_secrets(resolve_secret("PARTNERO_WEBHOOK_SECRET")),
         last_touch=settings.attribution_last_touch,
+        mirror_customers=settings.create_customer_on_referral,
     )

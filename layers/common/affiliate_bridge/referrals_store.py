@@ -65,7 +65,12 @@ class ReferralsStore:
         )
 
     def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]:
-        """Store a referral and its aliases; returns what happened and the referral now in force."""
+        """Store a referral and its aliases; returns what happened and the referral in force.
+
+        A different partner for a known customer is a conflict under first touch: the
+        existing partner stays, and the claim is recorded (``CONFLICT#<time>``) for explain.
+        """
+        now = int(time.time())
         values = {
             "pk": f"CUSTOMER#{referral.customer_key}",
             "sk": "REFERRAL",
@@ -74,10 +79,8 @@ class ReferralsStore:
             "stripe_customer_id": referral.stripe_customer_id,
             "paddle_customer_id": referral.paddle_customer_id,
             "source": referral.source,
-            "created_at": int(time.time()),
+            "created_at": now,
         }
-        outcome = ReferralOutcome.CREATED
-        current = referral
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -85,18 +88,31 @@ class ReferralsStore:
                 ConditionExpression="attribute_not_exists(pk) OR deleted = :true",
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )
+            outcome, current = ReferralOutcome.CREATED, referral
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
             existing = self.find_referral(referral.customer_key)
             if existing is None or existing.partner_key == referral.partner_key:
-                outcome = ReferralOutcome.UNCHANGED
+                outcome, current = ReferralOutcome.UNCHANGED, existing or referral
             elif last_touch:
                 self._client.put_item(TableName=self._table, Item=to_item(values))
-                outcome = ReferralOutcome.UPDATED
+                outcome, current = ReferralOutcome.UPDATED, referral
             else:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(
+                        {
+                            "pk": f"CUSTOMER#{referral.customer_key}",
+                            "sk": f"CONFLICT#{time.time():017.6f}",
+                            "claimed_partner_key": referral.partner_key,
+                            "kept_partner_key": existing.partner_key,
+                            "source": referral.source,
+                            "at": now,
+                        }
+                    ),
+                )
                 return ReferralOutcome.CONFLICT, existing
-            current = referral if outcome is ReferralOutcome.UPDATED or existing is None else existing
         for kind, value in (
             (AliasKind.EMAIL, email_hash(referral.email) if referral.email else None),
             (AliasKind.STRIPE_CUSTOMER, referral.stripe_customer_id),
@@ -106,15 +122,22 @@ class ReferralsStore:
                 self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
         return outcome, current
 
-    def mark_deleted(self, customer_key: str) -> None:
-        """Deleted customers stop being attributed; the item stays for ``explain``."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
-            UpdateExpression="SET deleted = :true",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
-        )
+    def mark_deleted(self, customer_key: str) -> bool:
+        """Deleted customers stop being attributed; the item stays for ``explain``.
+        False when the customer was never known (nothing to delete)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                UpdateExpression="SET deleted = :true, deleted_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"N": str(int(time.time()))}},
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     # -- customer aliases --------------------------------------------------------------
     def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:

@@ -54,6 +54,9 @@ class Settings:
     customer_key_field: str
     partner_key_field: str
     stripe_payment_intent_sales: bool
+    stripe_client_reference_is_partner_key: bool
+    late_attribution_days: int
+    create_customer_on_referral: bool
     partnero_api_url: str
     partnero_timeout_seconds: float
     ledger_ttl_days: int
@@ -75,6 +78,9 @@ class Settings:
             customer_key_field=env.get("CUSTOMER_KEY_FIELD", "customer_key"),
             partner_key_field=env.get("PARTNER_KEY_FIELD", "partner_key"),
             stripe_payment_intent_sales=_flag(env, "STRIPE_PAYMENT_INTENT_SALES", False),
+            stripe_client_reference_is_partner_key=_flag(env, "STRIPE_CLIENT_REFERENCE_IS_PARTNER_KEY", False),
+            late_attribution_days=_int(env, "LATE_ATTRIBUTION_DAYS", 7),
+            create_customer_on_referral=_flag(env, "CREATE_CUSTOMER_ON_REFERRAL", False),
             partnero_api_url=env.get("PARTNERO_API_URL", "https://api.partnero.com").rstrip("/"),
             partnero_timeout_seconds=float(_int(env, "PARTNERO_TIMEOUT_SECONDS", 10)),
             ledger_ttl_days=_int(env, "LEDGER_TTL_DAYS", 400),

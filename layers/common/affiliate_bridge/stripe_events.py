@@ -162,7 +162,8 @@ def _checkout_session(
             customer_key=_metadata_value(rules.customer_key_field, session.get("metadata")),
             provider_customer_id=_id(session.get("customer")),
             email=email if isinstance(email, str) else _str(session.get("customer_email")),
-            partner_hint=_metadata_value(rules.partner_key_field, session.get("metadata")),
+            partner_hint=_metadata_value(rules.partner_key_field, session.get("metadata"))
+            or (_str(session.get("client_reference_id")) if rules.stripe_client_reference_is_partner_key else None),
         ),
         payment_refs=tuple(ref for ref in (payment_intent_id,) if ref and ref != payment_id),
     )

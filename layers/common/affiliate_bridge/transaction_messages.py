@@ -33,6 +33,9 @@ class SaleFacts:
     partner_key: str
     attribution_rule: str
     customer_email: str | None = None
+    # True when this payment itself created the referral (a partner key on a
+    # checkout-only sale): the customer is created together with the transaction.
+    create_customer: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,15 @@ class ReversalFacts:
 
 
 @dataclass(frozen=True)
+class CustomerFacts:
+    """A signup to mirror at the affiliate API (CREATE_CUSTOMER_ON_REFERRAL)."""
+
+    customer_key: str
+    partner_key: str
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True)
 class TransactionMessage:
     provider: str
     event_id: str
@@ -53,11 +65,14 @@ class TransactionMessage:
     occurred_at: int
     sale: SaleFacts | None = None
     reversal: ReversalFacts | None = None
+    customer: CustomerFacts | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
     def kind(self) -> str:
-        return "sale" if self.sale else "reversal"
+        if self.sale:
+            return "sale"
+        return "reversal" if self.reversal else "customer"
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -78,6 +93,7 @@ class TransactionMessage:
         try:
             sale = SaleFacts(**body["sale"]) if body.get("sale") else None
             reversal = ReversalFacts(**body["reversal"]) if body.get("reversal") else None
+            customer = CustomerFacts(**body["customer"]) if body.get("customer") else None
             message = cls(
                 provider=str(body["provider"]),
                 event_id=str(body["event_id"]),
@@ -86,15 +102,16 @@ class TransactionMessage:
                 occurred_at=int(body.get("occurred_at", 0)),
                 sale=sale,
                 reversal=reversal,
+                customer=customer,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
-        if (sale is None) == (reversal is None):
-            raise UnreadableMessage("a message carries exactly one of sale or reversal")
+        if sum(part is not None for part in (sale, reversal, customer)) != 1:
+            raise UnreadableMessage("a message carries exactly one of sale, reversal or customer")
         return message
 
 
-def sale_message(payment: Payment, attribution: Attribution) -> TransactionMessage:
+def sale_message(payment: Payment, attribution: Attribution, create_customer: bool = False) -> TransactionMessage:
     assert attribution.customer_key and attribution.partner_key and attribution.rule
     return TransactionMessage(
         provider=payment.provider,
@@ -110,7 +127,20 @@ def sale_message(payment: Payment, attribution: Attribution) -> TransactionMessa
             partner_key=attribution.partner_key,
             attribution_rule=str(attribution.rule),
             customer_email=payment.customer.email,
+            create_customer=create_customer,
         ),
+    )
+
+
+def customer_message(customer_key: str, partner_key: str, email: str | None, reason: str) -> TransactionMessage:
+    """Group ``customer-<key>``: a customer's own messages stay in order."""
+    return TransactionMessage(
+        provider="referrals",
+        event_id=reason,
+        event_type="referral.created",
+        transaction_key=f"customer-{customer_key}",
+        occurred_at=0,
+        customer=CustomerFacts(customer_key, partner_key, email),
     )
 
 

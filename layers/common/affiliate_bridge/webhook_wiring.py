@@ -15,6 +15,7 @@ from affiliate_bridge.intake import Intake
 from affiliate_bridge.ledger import Ledger
 from affiliate_bridge.paddle_events import normalise_paddle_event
 from affiliate_bridge.paddle_signature import verify_paddle_signature
+from affiliate_bridge.parked_payments import ParkedPayments
 from affiliate_bridge.referrals_store import ReferralsStore
 from affiliate_bridge.secrets import resolve_secret
 from affiliate_bridge.settings import ConfigurationError, Settings
@@ -31,6 +32,7 @@ def event_rules(settings: Settings) -> EventRules:
         partner_key_field=settings.partner_key_field,
         commission_excludes_tax=settings.commission_excludes_tax,
         stripe_payment_intent_sales=settings.stripe_payment_intent_sales,
+        stripe_client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
     )
 
 
@@ -40,6 +42,9 @@ def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
         referrals=ReferralsStore(dynamodb, settings.table_name),
         ledger=Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days),
         queue=TransactionsQueue(sqs, settings.queue_url),
+        parking=ParkedPayments(dynamodb, settings.table_name) if settings.late_attribution_days > 0 else None,
+        park_window_seconds=settings.late_attribution_days * 86_400,
+        last_touch=settings.attribution_last_touch,
     )
 
 
