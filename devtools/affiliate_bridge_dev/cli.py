@@ -273,6 +273,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"nothing recorded for {args.id}")
         return 1
     print(f"== {args.id}")
+    if result.referral:
+        referral = result.referral
+        status = "deleted" if referral.get("deleted") else "active"
+        print(
+            f"\nReferral: customer {args.id} -> partner {referral.get('partner_key')} ({status}, source"
+            f" {referral.get('source')}, {age(referral.get('created_at'))})"
+        )
+        for conflict in result.conflicts:
+            print(
+                f"  conflict: {conflict.get('claimed_partner_key')} claimed it {age(conflict.get('at'))};"
+                f" {conflict.get('kept_partner_key')} kept it (first touch)"
+            )
     print("\nEvents (signature verified; every decision recorded):")
     table(
         [

@@ -31,10 +31,12 @@ class Explanation:
     transaction_keys: list[str] = field(default_factory=list)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    referral: dict[str, Any] | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
-        return bool(self.events or self.states)
+        return bool(self.events or self.states or self.referral)
 
 
 def _by_transaction_key(dynamodb: Any, table: str, transaction_key: str) -> list[dict[str, Any]]:
@@ -57,6 +59,16 @@ def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
     """Everything recorded about an event id, a payment id or a transaction key."""
     result = Explanation(identifier)
     keys: list[str] = []
+    customer = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CUSTOMER#{identifier}"}},
+    ).get("Items", [])
+    for item in map(from_item, customer):
+        if item["sk"] == "REFERRAL":
+            result.referral = item
+        elif item["sk"].startswith("CONFLICT#"):
+            result.conflicts.append(item)
     for provider in PROVIDERS:
         item = dynamodb.get_item(TableName=table, Key=key(f"EVENT#{provider}#{identifier}", "EVENT")).get("Item")
         if item:

@@ -147,3 +147,48 @@ def test_paddle_route_and_cli_send_paddle(harness: Harness) -> None:
     harness.wait_for(lambda: transaction_key not in harness.active())
     wrong = harness.cli("send", "paddle", "--amount", "100", "--secret", "pdl_ntfset_not_ours")
     assert wrong.returncode == 1 and "signature_mismatch" in wrong.stdout
+
+
+def test_late_referral_platform_webhook_and_checkout_partner_key_over_http(harness: Harness) -> None:
+    from affiliate_bridge_dev.senders import partnero_signature_header
+
+    harness.extra_env["PARTNERO_WEBHOOK_SECRET"] = "e2e-platform-secret"
+    harness.start()
+    # Payment first, referral later: released once the referral arrives.
+    early = s.checkout_session(amount_total=1200, customer="cus_EARLY")
+    assert harness.stripe(s.event("checkout.session.completed", early)).json()["outcome"] == "unattributed"
+    late = harness.referral(customer_key="user-7", partner_key="gil", stripe_customer_id="cus_EARLY")
+    assert late.status_code == 201 and late.json()["released_payments"] == [f"stripe-{early['payment_intent']}"]
+    # The platform's own webhook instead of a backend call.
+    body = json.dumps(
+        {"event": "customer.created", "data": {"key": "user-8", "partner": "hana", "email": "h@example.com"}}
+    ).encode()
+    platform = requests.post(
+        f"http://127.0.0.1:{harness.port}/partnero",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "Signature": partnero_signature_header(body, "e2e-platform-secret"),
+        },
+        timeout=10,
+    )
+    assert platform.status_code == 200 and platform.json()["outcome"] == "created"
+    by_email = s.checkout_session(amount_total=2000, email="h@example.com")
+    assert harness.stripe(s.event("checkout.session.completed", by_email)).json()["outcome"] == "enqueued"
+    # Checkout-only: a partner key on the payment creates the referral and the customer.
+    checkout_only = s.checkout_session(amount_total=3000, customer="cus_SHOP", metadata={"partner_key": "ida"})
+    assert harness.stripe(s.event("checkout.session.completed", checkout_only)).json()["outcome"] == "enqueued"
+    harness.wait_for(lambda: len(harness.active()) == 3)
+    assert harness.active() == {
+        f"stripe-{early['payment_intent']}": (12.0, "user-7"),
+        f"stripe-{by_email['payment_intent']}": (20.0, "user-8"),
+        f"stripe-{checkout_only['payment_intent']}": (30.0, "cus_SHOP"),
+    }
+    partners = {k: c["partner"] for k, c in harness.api_state()["customers"].items()}
+    assert partners == {"user-7": "gil", "user-8": "hana", "cus_SHOP": "ida"}
+    explained = harness.cli("explain", f"stripe-{early['payment_intent']}")
+    assert "late:provider_customer_id" in explained.stdout
+    conflict = harness.referral(customer_key="user-7", partner_key="mallory")
+    assert conflict.status_code == 409
+    customer = harness.cli("explain", "user-7")
+    assert "partner gil" in customer.stdout and "mallory claimed it" in customer.stdout
