@@ -13,9 +13,7 @@ replay protection still holds because the signature covers ``ts``.
 
 from __future__ import annotations
 
-import time
-
-from affiliate_bridge.signing import SignatureError, any_signature_matches
+from affiliate_bridge.signing import SignatureError, verify_timestamped_signature
 
 EXPECTED_SCHEME = "h1"
 DEFAULT_TOLERANCE_SECONDS = 30
@@ -51,17 +49,15 @@ def verify_paddle_signature(
     now: float | None = None,
 ) -> int:
     """Raise ``SignatureError`` unless ``header`` proves ``body`` came from Paddle; returns ts."""
-    if not secrets:
-        raise SignatureError("no_secret_configured", "no Paddle webhook secret is configured")
-    if not header:
-        raise SignatureError("missing_header", "Paddle-Signature header is missing")
-    timestamp, signatures = _parse_header(header)
-    if not signatures:
-        raise SignatureError("no_h1_signature", "No signatures found with expected scheme h1")
-    signed_payload = str(timestamp).encode("ascii") + b":" + body
-    if not any_signature_matches(secrets, signed_payload, signatures):
-        raise SignatureError("signature_mismatch", "No signatures found matching the expected signature")
-    current = time.time() if now is None else now
-    if tolerance_seconds and abs(current - timestamp) > tolerance_seconds:
-        raise SignatureError("timestamp_outside_tolerance", "Paddle-Signature ts is outside the tolerance zone")
-    return timestamp
+    return verify_timestamped_signature(
+        body,
+        header,
+        secrets,
+        header_name="Paddle-Signature",
+        parse=_parse_header,
+        separator=b":",
+        scheme=EXPECTED_SCHEME,
+        tolerance_seconds=tolerance_seconds,
+        now=now,
+        future_counts=True,
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 
 class SignatureError(Exception):
@@ -41,3 +42,38 @@ def split_secrets(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def verify_timestamped_signature(
+    body: bytes,
+    header: str | None,
+    secrets: tuple[str, ...],
+    *,
+    header_name: str,
+    parse: Callable[[str], tuple[int, list[str]]],
+    separator: bytes,
+    scheme: str,
+    tolerance_seconds: int | None,
+    now: float | None,
+    future_counts: bool,
+) -> int:
+    """The check Stripe and Paddle share: HMAC over ``{timestamp}{separator}{body}``, any
+    candidate signature of the expected scheme may match, then the replay window.
+
+    ``future_counts``: Paddle bounds the clock gap both ways; Stripe only refuses old
+    timestamps (as stripe-python does). Returns the signed timestamp.
+    """
+    if not secrets:
+        raise SignatureError("no_secret_configured", f"no secret is configured to verify {header_name}")
+    if not header:
+        raise SignatureError("missing_header", f"{header_name} header is missing")
+    timestamp, signatures = parse(header)
+    if not signatures:
+        raise SignatureError(f"no_{scheme}_signature", f"No signatures found with expected scheme {scheme}")
+    if not any_signature_matches(secrets, str(timestamp).encode("ascii") + separator + body, signatures):
+        raise SignatureError("signature_mismatch", "No signatures found matching the expected signature")
+    current = time.time() if now is None else now
+    gap = abs(current - timestamp) if future_counts else current - timestamp
+    if tolerance_seconds and gap > tolerance_seconds:
+        raise SignatureError("timestamp_outside_tolerance", f"{header_name} timestamp is outside the tolerance zone")
+    return timestamp

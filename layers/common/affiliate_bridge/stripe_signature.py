@@ -10,9 +10,7 @@ tolerance is refused to stop replays.
 
 from __future__ import annotations
 
-import time
-
-from affiliate_bridge.signing import SignatureError, any_signature_matches
+from affiliate_bridge.signing import SignatureError, verify_timestamped_signature
 
 EXPECTED_SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -49,17 +47,15 @@ def verify_stripe_signature(
     Returns the signed timestamp. ``tolerance_seconds`` of None or 0 disables the replay
     check (only for replaying recorded vectors in tests).
     """
-    if not secrets:
-        raise SignatureError("no_secret_configured", "no Stripe webhook secret is configured")
-    if not header:
-        raise SignatureError("missing_header", "Stripe-Signature header is missing")
-    timestamp, signatures = _parse_header(header)
-    if not signatures:
-        raise SignatureError("no_v1_signature", "No signatures found with expected scheme v1")
-    signed_payload = str(timestamp).encode("ascii") + b"." + body
-    if not any_signature_matches(secrets, signed_payload, signatures):
-        raise SignatureError("signature_mismatch", "No signatures found matching the expected signature")
-    current = time.time() if now is None else now
-    if tolerance_seconds and timestamp < current - tolerance_seconds:
-        raise SignatureError("timestamp_outside_tolerance", "Stripe-Signature timestamp is outside the tolerance zone")
-    return timestamp
+    return verify_timestamped_signature(
+        body,
+        header,
+        secrets,
+        header_name="Stripe-Signature",
+        parse=_parse_header,
+        separator=b".",
+        scheme=EXPECTED_SCHEME,
+        tolerance_seconds=tolerance_seconds,
+        now=now,
+        future_counts=False,
+    )
