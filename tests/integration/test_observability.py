@@ -87,3 +87,11 @@ def test_unattributed_is_counted(bridge: Bridge, capsys: pytest.CaptureFixture[s
     bridge.post_stripe(s.event("invoice.paid", s.invoice(amount_paid=100, customer="cus_x")))
     metrics = _metric_values(_json_lines(capsys.readouterr().out))
     assert metrics["PaymentsUnattributed"] == 1 and "PaymentsAttributed" not in metrics
+
+
+def test_reversal_without_a_sale_is_counted(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    refund = s.event("charge.refunded", s.charge(amount=500, amount_refunded=500, payment_intent="pi_unknown"))
+    bridge.post_stripe(refund)
+    bridge.drain()
+    metrics = _metric_values(_json_lines(capsys.readouterr().out))
+    assert metrics["ReversalsWithoutSale"] == 1 and "TransactionsReversed" not in metrics

@@ -92,6 +92,12 @@ class ForwarderBatch:
                 record, "affiliate_api_rejected", str(exc), provider=message.provider, status=exc.status, body=exc.body
             )
             return
+        if message.reversal is not None and result.state.sale is None:
+            count(obs.ORPHAN_REVERSALS, message.provider)
+            obs.logger.warning(
+                "reversal kept for a payment without a sale (yet): it applies when the sale arrives",
+                extra={"reason": message.reversal.reason, "source_id": message.reversal.source_id},
+            )
         for step in result.steps:
             if isinstance(step, CreateTransaction):
                 count(obs.FORWARDED, message.provider)

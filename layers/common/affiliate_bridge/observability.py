@@ -63,3 +63,6 @@ FORWARDED = "TransactionsForwarded"
 REVERSED = "TransactionsReversed"
 FORWARD_RETRIES = "ForwardRetries"
 FORWARD_FAILURES = "ForwardFailures"
+# A reversal for a payment the forwarder has no sale for (yet): normal for a refund that
+# beats its sale, a sign of a missing invoice_payment.paid subscription if it persists.
+ORPHAN_REVERSALS = "ReversalsWithoutSale"

@@ -1,0 +1,135 @@
+"""The template itself: the properties the design depends on, checked without AWS.
+
+`sam validate --lint` (make validate, CI) checks that it is valid; these check that it
+says what the code assumes: names of environment variables, the TTL attribute, FIFO,
+partial batch responses, least privilege.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from affiliate_bridge_dev.template_resources import load_template, queue_settings
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+PUBLIC = {"StripeWebhookFunction", "PaddleWebhookFunction", "ReferralsFunction"}
+LAYER = Path(__file__).resolve().parents[2] / "layers/common/affiliate_bridge"
+
+
+def _env(function: str) -> dict[str, Any]:
+    merged = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    merged.update(FUNCTIONS[function].get("Environment", {}).get("Variables", {}))
+    return merged
+
+
+def _statements(function: str) -> list[dict[str, Any]]:
+    return [s for policy in FUNCTIONS[function]["Policies"] for s in policy["Statement"]]
+
+
+def test_every_function_and_only_those_have_a_handler_directory() -> None:
+    directories = {p.name for p in (Path(__file__).resolve().parents[2] / "functions").iterdir() if p.is_dir()}
+    assert {FUNCTIONS[f]["CodeUri"].strip("/").split("/")[-1] for f in FUNCTIONS} == directories
+
+
+def test_public_functions_have_urls_and_reserved_concurrency() -> None:
+    for name, props in FUNCTIONS.items():
+        if name in PUBLIC:
+            assert props["FunctionUrlConfig"]["AuthType"] == "NONE"
+            assert "ReservedConcurrentExecutions" in props
+        else:
+            assert "FunctionUrlConfig" not in props
+
+
+def test_queue_is_fifo_with_redrive_and_partial_batch_responses() -> None:
+    settings = queue_settings(TEMPLATE)
+    assert settings["fifo"] and settings["dead_letter_fifo"] and settings["report_batch_item_failures"]
+    assert not settings["content_based_deduplication"]  # we set our own deduplication ids
+    forwarder_timeout = FUNCTIONS["ForwarderFunction"]["Timeout"]
+    assert settings["visibility_timeout"] >= 6 * forwarder_timeout  # Lambda's guidance for SQS sources
+
+
+def test_table_has_ttl_on_the_attribute_the_code_writes_and_pitr() -> None:
+    table = RESOURCES["ReferralsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    attribute = table["TimeToLiveSpecification"]["AttributeName"]
+    for module in ("ledger.py", "parked_payments.py"):
+        assert f'"{attribute}"' in (LAYER / module).read_text()
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["ByTransactionKey"]
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_environment_names_match_what_settings_and_secrets_read(function: str) -> None:
+    code = (LAYER / "settings.py").read_text() + (LAYER / "secrets.py").read_text()
+    read_by_code = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', code))
+    for name in _env(function):
+        if name.startswith("POWERTOOLS_"):
+            continue
+        base = name.removesuffix("_ARN")
+        assert name in read_by_code or base in _secret_names(), f"{function}: {name} is read by nothing"
+
+
+def _secret_names() -> set[str]:
+    names = set()
+    for path in LAYER.glob("*.py"):
+        names.update(re.findall(r'(?:resolve_secret|_secrets)\("([A-Z_]+)"\)', path.read_text()))
+    return names
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_secret_a_function_reads_is_one_it_may_read(function: str) -> None:
+    env = _env(function)
+    allowed: list[Any] = []
+    for statement in _statements(function):
+        if statement["Action"] == "secretsmanager:GetSecretValue":
+            resource = statement["Resource"]
+            allowed.extend(resource if isinstance(resource, list) else [resource])
+    referenced = [value for name, value in env.items() if name.endswith("_ARN")]
+    assert sorted(map(str, referenced)) == sorted(map(str, allowed))
+
+
+def test_least_privilege_no_wildcards_and_named_resources() -> None:
+    for function in FUNCTIONS:
+        for statement in _statements(function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), (function, actions)
+            assert statement["Resource"] != "*", function
+            assert not any(a in ("dynamodb:Scan", "dynamodb:DeleteTable", "sqs:DeleteQueue") for a in actions)
+
+
+def test_webhook_functions_cannot_touch_the_affiliate_api_key() -> None:
+    for function in ("StripeWebhookFunction", "PaddleWebhookFunction"):
+        assert "PARTNERO_API_KEY_ARN" not in _env(function)
+        assert all("Partnero" not in str(s["Resource"]) for s in _statements(function))
+
+
+def test_alarms_notify_the_topic_and_cover_the_failure_modes() -> None:
+    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert all(p["AlarmActions"] == [{"Ref": "AlarmTopic"}] for p in alarms.values())
+    metrics = {p["MetricName"] for p in alarms.values()}
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "Errors",
+        "Throttles",
+        "SignatureFailures",
+    } <= metrics
+
+
+def test_outputs_print_the_urls_to_register() -> None:
+    outputs = TEMPLATE["Outputs"]
+    for name in ("StripeWebhookUrl", "PaddleWebhookUrl", "ReferralsUrl", "PartneroWebhookUrl"):
+        assert name in outputs
+
+
+def test_runtime_is_python_313_on_arm64() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13" and function_globals["Architectures"] == ["arm64"]
+    layer = RESOURCES["CommonLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13" and layer["Metadata"]["BuildArchitecture"] == "arm64"
