@@ -172,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"message": "Invalid partner key."})
         elif key in state.customers:
             self._validation({"key": ["The key has already been taken."]})
+        elif body.get("email") and any(c.get("email") == body["email"] for c in state.customers.values()):
+            self._validation({"email": ["The email has already been taken."]})
         else:
             state.customers[key] = {
                 "key": key,

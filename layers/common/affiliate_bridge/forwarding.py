@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import AffiliateApiError, ApiAnswer, NewCustomer, UnknownCustomer
+from affiliate_bridge.partnero_client import (
+    AffiliateApiError,
+    ApiAnswer,
+    NewCustomer,
+    PermanentError,
+    UnknownCustomer,
+)
 from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, Step, fold, plan
 from affiliate_bridge.transaction_messages import TransactionMessage
 
@@ -115,7 +121,11 @@ class Forwarder:
                 event_id,
                 lambda: self.api.create_customer(sale.customer_key, sale.partner_key, sale.customer_email),
             )
-            self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+            try:
+                self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+            except UnknownCustomer as exc:
+                # Created a moment ago and still unknown: retrying will not help.
+                raise PermanentError("customer still unknown after it was created", exc.status, exc.body) from exc
         return self.states.save(
             replace(
                 state,

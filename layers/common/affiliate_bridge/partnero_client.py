@@ -90,6 +90,25 @@ def _error_text(response: requests.Response) -> str:
     return str(body).lower()
 
 
+def _field_errors(response: requests.Response) -> dict[str, str]:
+    """Laravel-style ``{"errors": {"field": ["message"]}}`` as field -> lower-cased text;
+    a body without field errors is filed under "key" when it mentions the key, so a bare
+    "key already taken" message is still recognised."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict) and errors:
+        return {str(field): str(messages).lower() for field, messages in errors.items()}
+    text = _error_text(response)
+    return {"email" if "email" in text else "key": text}
+
+
+def _says_taken(text: str) -> bool:
+    return any(word in text for word in ("taken", "already", "exists", "unique"))
+
+
 class PartneroClient:
     def __init__(
         self,
@@ -168,15 +187,20 @@ class PartneroClient:
         raise PermanentError(f"POST /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)
 
     def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer:
+        """Create the customer under its partner. The API wants customer emails unique:
+        when another customer already has this email, the customer is created without it
+        (the key is what transactions need)."""
         body: dict[str, Any] = {"key": customer_key, "partner": {"key": partner_key}}
         if email:
             body["email"] = email
         response = self._call("POST", "/v1/customers", body)
         if response.ok:
             return ApiAnswer(response.status_code)
-        text = _error_text(response)
-        if response.status_code in (409, 422) and ("taken" in text or "already" in text or "exists" in text):
+        errors = _field_errors(response)
+        if response.status_code in (409, 422) and _says_taken(errors.get("key", "")):
             return ApiAnswer(response.status_code, duplicate=True)
+        if email and response.status_code == 422 and _says_taken(errors.get("email", "")):
+            return self.create_customer(customer_key, partner_key, None)
         raise PermanentError(f"POST /v1/customers: HTTP {response.status_code}", response.status_code, response.text)
 
     def delete_transaction(self, key: str) -> ApiAnswer:

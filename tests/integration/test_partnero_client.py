@@ -1,0 +1,106 @@
+"""The affiliate API client against the sandbox over a real socket: answers classified."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from affiliate_bridge.money import Money
+from affiliate_bridge.partnero_client import (
+    NewCustomer,
+    PartneroClient,
+    PermanentError,
+    RetryableError,
+    UnknownCustomer,
+    parse_retry_after,
+)
+from affiliate_bridge_dev.partnero_sandbox import SandboxServer, start_sandbox
+
+KEY = "client-test-key"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = start_sandbox(KEY)
+    yield server
+    server.shutdown()
+
+
+def _client(server: SandboxServer, key: str = KEY, timeout: float = 5.0) -> PartneroClient:
+    return PartneroClient(server.url, lambda: key, timeout)
+
+
+def test_customer_then_transaction_then_delete(sandbox: SandboxServer) -> None:
+    client = _client(sandbox)
+    with pytest.raises(UnknownCustomer):
+        client.create_transaction("t-1", "c-1", Money(1999, "EUR"))
+    assert not client.create_customer("c-1", "p-1", "c1@example.com").duplicate
+    assert client.create_customer("c-1", "p-1", "c1@example.com").duplicate
+    assert not client.create_transaction("t-1", "c-1", Money(1999, "EUR"), created_at=1_700_000_000).duplicate
+    assert client.create_transaction("t-1", "c-1", Money(1999, "EUR")).duplicate
+    stored = sandbox.state.transactions["t-1"]
+    assert (stored["amount"], stored["amount_units"], stored["created_at"]) == (19.99, "EUR", 1_700_000_000)
+    assert client.delete_transaction("t-1").status == 200
+    assert client.delete_transaction("t-1").status == 404  # already gone counts as done
+    assert client.delete_transaction("never/existed").status == 404
+
+
+def test_taken_email_creates_the_customer_without_it(sandbox: SandboxServer) -> None:
+    client = _client(sandbox)
+    client.create_customer("c-1", "p-1", "shared@example.com")
+    assert not client.create_customer("c-2", "p-1", "shared@example.com").duplicate
+    assert sandbox.state.customers["c-2"]["email"] is None
+
+
+def test_create_customer_with_the_transaction(sandbox: SandboxServer) -> None:
+    client = _client(sandbox)
+    client.create_transaction("t-9", "c-9", Money(500, "JPY"), new_customer=NewCustomer("p-9", "n@example.com"))
+    assert sandbox.state.customers["c-9"]["partner"] == "p-9"
+    assert sandbox.state.transactions["t-9"]["amount"] == 500
+
+
+def test_bearer_key_is_checked(sandbox: SandboxServer) -> None:
+    with pytest.raises(PermanentError) as info:
+        _client(sandbox, key="wrong").create_customer("c", "p", None)
+    assert info.value.status == 401
+
+
+def test_rate_limit_is_retryable_with_its_retry_after(sandbox: SandboxServer) -> None:
+    requests.post(sandbox.url + "/_sandbox/faults", json={"status": 429, "count": 1, "retry_after": 42}, timeout=5)
+    with pytest.raises(RetryableError) as info:
+        _client(sandbox).create_customer("c", "p", None)
+    assert (info.value.status, info.value.retry_after) == (429, 42.0)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+def test_server_errors_are_retryable(sandbox: SandboxServer, status: int) -> None:
+    requests.post(sandbox.url + "/_sandbox/faults", json={"status": status, "count": 1}, timeout=5)
+    with pytest.raises(RetryableError):
+        _client(sandbox).delete_transaction("x")
+
+
+def test_timeouts_and_refused_connections_are_retryable() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    port = listener.getsockname()[1]
+    try:
+        client = PartneroClient(f"http://127.0.0.1:{port}", lambda: KEY, timeout_seconds=0.3)
+        with pytest.raises(RetryableError) as info:
+            client.create_customer("c", "p", None)
+        assert "Timeout" in str(info.value)
+    finally:
+        listener.close()
+    with pytest.raises(RetryableError):
+        PartneroClient(f"http://127.0.0.1:{port}", lambda: KEY, timeout_seconds=0.3).create_customer("c", "p", None)
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = email.utils.formatdate(1_000_060, usegmt=True)
+    assert parse_retry_after(later, now=1_000_000) == 60.0
