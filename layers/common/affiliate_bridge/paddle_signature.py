@@ -13,32 +13,10 @@ replay protection still holds because the signature covers ``ts``.
 
 from __future__ import annotations
 
-from affiliate_bridge.signing import SignatureError, verify_timestamped_signature
+from affiliate_bridge.signing import verify_timestamped_signature
 
 EXPECTED_SCHEME = "h1"
 DEFAULT_TOLERANCE_SECONDS = 30
-
-
-def _parse_header(header: str) -> tuple[int, list[str]]:
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for item in header.split(";"):
-        if not item.strip():
-            continue
-        key, sep, value = item.strip().partition("=")
-        if not sep:
-            raise SignatureError("malformed_header", "Paddle-Signature items must be key=value")
-        key, value = key.strip(), value.strip()
-        if key == "ts":
-            try:
-                timestamp = int(value)
-            except ValueError as exc:
-                raise SignatureError("malformed_header", "Paddle-Signature ts is not an integer") from exc
-        elif key == EXPECTED_SCHEME:
-            signatures.append(value)
-    if timestamp is None:
-        raise SignatureError("malformed_header", "Paddle-Signature has no ts")
-    return timestamp, signatures
 
 
 def verify_paddle_signature(
@@ -54,7 +32,8 @@ def verify_paddle_signature(
         header,
         secrets,
         header_name="Paddle-Signature",
-        parse=_parse_header,
+        item_separator=";",
+        timestamp_key="ts",
         separator=b":",
         scheme=EXPECTED_SCHEME,
         tolerance_seconds=tolerance_seconds,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 class SignatureError(Exception):
@@ -44,13 +44,40 @@ def split_secrets(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def parse_signature_header(
+    header: str, *, header_name: str, item_separator: str, timestamp_key: str, scheme: str
+) -> tuple[int, list[str]]:
+    """``k=v`` items -> (timestamp, signatures of ``scheme``). Whitespace around items and
+    empty items are tolerated; unknown keys (other schemes) are ignored."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(item_separator):
+        if not item.strip():
+            continue
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            raise SignatureError("malformed_header", f"{header_name} items must be key=value")
+        key, value = key.strip(), value.strip()
+        if key == timestamp_key:
+            try:
+                timestamp = int(value)
+            except ValueError as exc:
+                raise SignatureError("malformed_header", f"{header_name} {timestamp_key} is not an integer") from exc
+        elif key == scheme:
+            signatures.append(value)
+    if timestamp is None:
+        raise SignatureError("malformed_header", f"{header_name} has no {timestamp_key}")
+    return timestamp, signatures
+
+
 def verify_timestamped_signature(
     body: bytes,
     header: str | None,
     secrets: tuple[str, ...],
     *,
     header_name: str,
-    parse: Callable[[str], tuple[int, list[str]]],
+    item_separator: str,
+    timestamp_key: str,
     separator: bytes,
     scheme: str,
     tolerance_seconds: int | None,
@@ -67,7 +94,9 @@ def verify_timestamped_signature(
         raise SignatureError("no_secret_configured", f"no secret is configured to verify {header_name}")
     if not header:
         raise SignatureError("missing_header", f"{header_name} header is missing")
-    timestamp, signatures = parse(header)
+    timestamp, signatures = parse_signature_header(
+        header, header_name=header_name, item_separator=item_separator, timestamp_key=timestamp_key, scheme=scheme
+    )
     if not signatures:
         raise SignatureError(f"no_{scheme}_signature", f"No signatures found with expected scheme {scheme}")
     if not any_signature_matches(secrets, str(timestamp).encode("ascii") + separator + body, signatures):

@@ -1,8 +1,8 @@
 """Stripe-Signature verification on the raw body.
 
 Written on ``hmac`` rather than ``stripe.Webhook.construct_event``: importing ``stripe``
-adds about 100 ms to a cold start and ``construct_event`` spends about 1.5 ms per event
-building StripeObjects we do not use. The rules are Stripe's own (stripe-python
+adds about 90 ms to a cold start, and ``construct_event`` spends about 200 µs per event
+(this check: 4 µs; ``make bench``) building StripeObjects we do not use. The rules are Stripe's own (stripe-python
 ``_webhook.py``): signed payload ``"{t}.{body}"``, only the ``v1`` scheme counts, any
 ``v1`` may match (Stripe sends one per active secret), and a timestamp older than the
 tolerance is refused to stop replays.
@@ -10,29 +10,10 @@ tolerance is refused to stop replays.
 
 from __future__ import annotations
 
-from affiliate_bridge.signing import SignatureError, verify_timestamped_signature
+from affiliate_bridge.signing import verify_timestamped_signature
 
 EXPECTED_SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
-
-
-def _parse_header(header: str) -> tuple[int, list[str]]:
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for item in header.split(","):
-        key, sep, value = item.strip().partition("=")
-        if not sep:
-            raise SignatureError("malformed_header", "Stripe-Signature items must be key=value")
-        if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError as exc:
-                raise SignatureError("malformed_header", "Stripe-Signature t is not an integer") from exc
-        elif key == EXPECTED_SCHEME:
-            signatures.append(value)
-    if timestamp is None:
-        raise SignatureError("malformed_header", "Stripe-Signature has no timestamp")
-    return timestamp, signatures
 
 
 def verify_stripe_signature(
@@ -52,7 +33,8 @@ def verify_stripe_signature(
         header,
         secrets,
         header_name="Stripe-Signature",
-        parse=_parse_header,
+        item_separator=",",
+        timestamp_key="t",
         separator=b".",
         scheme=EXPECTED_SCHEME,
         tolerance_seconds=tolerance_seconds,
