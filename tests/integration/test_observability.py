@@ -95,3 +95,15 @@ def test_reversal_without_a_sale_is_counted(bridge: Bridge, capsys: pytest.Captu
     bridge.drain()
     metrics = _metric_values(_json_lines(capsys.readouterr().out))
     assert metrics["ReversalsWithoutSale"] == 1 and "TransactionsReversed" not in metrics
+
+
+def test_customer_keys_that_are_emails_are_not_logged(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    with logs_to_current_stdout():
+        bridge.add_referral(customer_key="alice@example.com", partner_key="anna", stripe_customer_id="cus_A")
+        bridge.add_referral(customer_key="alice@example.com", partner_key="other")  # conflict is logged too
+        bridge.post_stripe(s.event("invoice.paid", s.invoice(amount_paid=100, customer="cus_A", email=None)))
+        bridge.drain()
+    output = capsys.readouterr().out
+    assert "referral stored" in output and "referral conflict recorded" in output
+    assert "alice@example.com" not in output and "email-sha256:" in output

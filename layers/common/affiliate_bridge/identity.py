@@ -15,3 +15,11 @@ def normalise_email(email: str) -> str:
 
 def email_hash(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+
+
+def loggable_key(value: str | None) -> str | None:
+    """A customer key as logs may show it. Merchants may use emails as customer keys
+    (the platform's docs suggest it); those are logged as a short hash instead."""
+    if value is None or "@" not in value:
+        return value
+    return "email-sha256:" + email_hash(value)[:16]

@@ -34,6 +34,7 @@ from affiliate_bridge.function_url import (
     rejection_response,
     require_post,
 )
+from affiliate_bridge.identity import loggable_key
 from affiliate_bridge.late_attribution import LateAttribution
 from affiliate_bridge.ledger import Ledger
 from affiliate_bridge.parked_payments import ParkedPayments
@@ -151,7 +152,9 @@ class ReferralsEndpoint:
         if platform_event.action is PlatformAction.DELETE:
             known = self.store.mark_deleted(platform_event.customer_key)
             _count("deleted")
-            obs.logger.info("referral deleted by the platform", extra={"customer_key": platform_event.customer_key})
+            obs.logger.info(
+                "referral deleted by the platform", extra={"customer_key": loggable_key(platform_event.customer_key)}
+            )
             return json_response(200, {"outcome": "deleted" if known else "unknown_customer"})
         assert platform_event.partner_key
         referral = Referral(
@@ -181,7 +184,7 @@ class ReferralsEndpoint:
             obs.logger.warning(
                 "referral conflict recorded",
                 extra={
-                    "customer_key": referral.customer_key,
+                    "customer_key": loggable_key(referral.customer_key),
                     "kept": current.partner_key,
                     "claimed": referral.partner_key,
                 },
@@ -201,7 +204,11 @@ class ReferralsEndpoint:
         body["released_payments"] = released
         obs.logger.info(
             "referral stored",
-            extra={"outcome": str(outcome), "customer_key": current.customer_key, "released_payments": released},
+            extra={
+                "outcome": str(outcome),
+                "customer_key": loggable_key(current.customer_key),
+                "released_payments": released,
+            },
         )
         return body
 
