@@ -188,3 +188,41 @@ def test_repeated_retryable_failures_end_in_the_dead_letter_queue_by_redrive(bri
     bridge.drain(timeout=15)
     assert bridge.queue_depth() == 0
     assert bridge.queue_depth(bridge.resources.dead_letter_queue_url) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ('{"schema_version": 99, "provider": "stripe"}', "unknown schema_version 99"),
+        ("not json at all", "not JSON"),
+        ('{"schema_version": 1, "provider": "stripe"}', "does not match schema 1"),
+    ],
+)
+def test_unreadable_messages_go_to_the_dead_letter_queue_with_the_reason(
+    bridge: Bridge, body: str, detail: str
+) -> None:
+    bridge.sqs.send_message(
+        QueueUrl=bridge.resources.queue_url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId="d"
+    )
+    bridge.drain()
+    assert bridge.queue_depth() == 0
+    [dead] = bridge.sqs.receive_message(QueueUrl=bridge.resources.dead_letter_queue_url, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert dead["Body"] == body
+    assert dead["MessageAttributes"]["failure_reason"]["StringValue"] == "unreadable_message"
+    assert detail in dead["MessageAttributes"]["failure_detail"]["StringValue"]
+
+
+def test_a_message_round_trips_through_the_schema() -> None:
+    from affiliate_bridge.transaction_messages import ReversalFacts, SaleFacts, TransactionMessage
+
+    sale = TransactionMessage(
+        "stripe", "evt_1", "invoice.paid", "stripe-in_1", 5, sale=SaleFacts(1, 1, "USD", "c", "p", "email")
+    )
+    reversal = TransactionMessage(
+        "stripe", "evt_2", "charge.refunded", "stripe-in_1", 6, reversal=ReversalFacts("refund", "ch", 1, "USD")
+    )
+    for message in (sale, reversal):
+        assert TransactionMessage.from_json(message.to_json()) == message
+    assert json.loads(sale.to_json())["kind"] == "sale"
