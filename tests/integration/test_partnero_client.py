@@ -104,3 +104,46 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = email.utils.formatdate(1_000_060, usegmt=True)
     assert parse_retry_after(later, now=1_000_000) == 60.0
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (400, {"message": "Customer not found"}, "unknown_customer"),
+        (404, {"message": "Customer does not exist"}, "unknown_customer"),
+        (409, {"message": "Transaction key already exists"}, "duplicate"),
+        (400, {"message": "Duplicate key"}, "duplicate"),
+        (422, {"message": "The amount must be a number."}, "permanent"),
+    ],
+)
+def test_other_apis_wordings_are_classified(status: int, body: dict, expected: str) -> None:  # type: ignore[type-arg]
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = PartneroClient(f"http://127.0.0.1:{server.server_address[1]}", lambda: KEY)
+    try:
+        if expected == "duplicate":
+            assert client.create_transaction("t", "c", Money(1, "USD")).duplicate
+        elif expected == "unknown_customer":
+            with pytest.raises(UnknownCustomer):
+                client.create_transaction("t", "c", Money(1, "USD"))
+        else:
+            with pytest.raises(PermanentError):
+                client.create_transaction("t", "c", Money(1, "USD"))
+    finally:
+        server.shutdown()

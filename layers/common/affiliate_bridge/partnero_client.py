@@ -102,11 +102,13 @@ def _field_errors(response: requests.Response) -> dict[str, str]:
     if isinstance(errors, dict) and errors:
         return {str(field): str(messages).lower() for field, messages in errors.items()}
     text = _error_text(response)
-    return {"email" if "email" in text else "key": text}
+    if "email" in text:
+        return {"email": text}
+    return {"key": text} if "key" in text else {}
 
 
 def _says_taken(text: str) -> bool:
-    return any(word in text for word in ("taken", "already", "exists", "unique"))
+    return any(word in text for word in ("taken", "already", "exists", "unique", "duplicate"))
 
 
 class PartneroClient:
@@ -175,14 +177,12 @@ class PartneroClient:
         response = self._call("POST", "/v1/transactions", body)
         if response.ok:
             return ApiAnswer(response.status_code)
-        text = _error_text(response)
-        if (
-            response.status_code in (409, 422)
-            and "key" in text
-            and ("taken" in text or "already" in text or "exists" in text)
-        ):
+        errors = _field_errors(response)
+        # Which 4xx a given API uses for these two is not documented; 400, 404, 409 and
+        # 422 are all seen in the wild, so the message decides.
+        if response.status_code in (400, 409, 422) and _says_taken(errors.get("key", "")):
             return ApiAnswer(response.status_code, duplicate=True)
-        if response.status_code in (404, 422) and "customer" in text:
+        if response.status_code in (400, 404, 422) and "customer" in _error_text(response):
             raise UnknownCustomer("customer not known to the affiliate API", response.status_code, response.text)
         raise PermanentError(f"POST /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)
 
