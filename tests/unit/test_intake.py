@@ -68,3 +68,34 @@ def test_queue_failure_raises_so_the_webhook_answers_5xx() -> None:
     with pytest.raises(RuntimeError):
         _accept(intake, event)
     assert ledger.events == {}  # nothing claims it was accepted
+
+
+def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_once() -> None:
+    from affiliate_bridge.domain import Payment
+    from affiliate_bridge.identity import email_hash
+    from affiliate_bridge.paddle_events import normalise_paddle_event
+    from affiliate_bridge_dev import paddle_samples as p
+
+    class CountingReferrals(MemoryReferrals):
+        lookups = 0
+
+        def find_email_hash(self, provider: str, customer_id: str) -> str | None:
+            CountingReferrals.lookups += 1
+            return super().find_email_hash(provider, customer_id)
+
+    class Parking:
+        parked: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int:
+            self.parked.append((payment.transaction_key, identifiers))
+            return 0
+
+    referrals, parking = CountingReferrals(), Parking()
+    referrals.put_customer_email("paddle", "ctm_01x", email_hash("p@example.com"), 1)
+    intake = Intake(referrals, MemoryLedger(), MemoryQueue(), parking=parking)
+    sale = p.notification("transaction.completed", p.transaction(total=100, customer_id="ctm_01x"))
+    assert intake.accept(normalise_paddle_event(sale, EventRules())).outcome is Outcome.UNATTRIBUTED
+    assert parking.parked == [
+        (f"paddle-{sale['data']['id']}", [("paddle_customer", "ctm_01x"), ("email", email_hash("p@example.com"))])
+    ]
+    assert CountingReferrals.lookups == 1

@@ -37,6 +37,7 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:absent")
 
     provider_id = customer.provider_customer_id
+    hashed_email: str | None = None
     candidates: list[tuple[AttributionRule, AliasKind, str | None]] = [
         (AttributionRule.PROVIDER_CUSTOMER, provider_customer_alias(provider), provider_id),
         (AttributionRule.EMAIL, AliasKind.EMAIL, None),
@@ -49,6 +50,7 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
                 value = email_hash(customer.email)
             elif provider_id:
                 value = referrals.find_email_hash(provider, provider_id)
+            hashed_email = value
         if not value:
             tried.append(f"{rule}:absent")
             continue
@@ -57,4 +59,4 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
         if referral:
             return found(rule, referral)
         tried.append(f"{rule}:no referral")
-    return Attribution(None, None, None, tuple(tried))
+    return Attribution(None, None, None, tuple(tried), hashed_email)

@@ -111,6 +111,9 @@ class Attribution:
     partner_key: str | None
     rule: AttributionRule | None
     tried: tuple[str, ...] = field(default=())
+    # The email hash the email rule used (the payment's, or the provider's profile for its
+    # customer id), so parking an unmatched payment does not look it up again.
+    email_hash: str | None = None
 
     @property
     def attributed(self) -> bool:

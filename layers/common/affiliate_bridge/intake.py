@@ -189,15 +189,8 @@ class Intake:
             identifiers.append(("customer_key", refs.customer_key))
         if refs.provider_customer_id:
             identifiers.append((str(provider_customer_alias(payment.provider)), refs.provider_customer_id))
-            hashed = (
-                email_hash(refs.email)
-                if refs.email
-                else self.referrals.find_email_hash(payment.provider, refs.provider_customer_id)
-            )
-        else:
-            hashed = email_hash(refs.email) if refs.email else None
-        if hashed:
-            identifiers.append((str(AliasKind.EMAIL), hashed))
+        if attribution.email_hash:
+            identifiers.append((str(AliasKind.EMAIL), attribution.email_hash))
         if not identifiers:
             return IntakeResult(
                 Outcome.UNATTRIBUTED,

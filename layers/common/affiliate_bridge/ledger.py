@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from affiliate_bridge.dynamo import from_item, key, to_item
+from affiliate_bridge.dynamo import key, to_item
 
 
 class Ledger:
@@ -54,12 +54,6 @@ class Ledger:
             },
         )
 
-    def get_event(self, provider: str, event_id: str) -> dict[str, Any] | None:
-        item = self._client.get_item(TableName=self._table, Key=key(f"EVENT#{provider}#{event_id}", "EVENT")).get(
-            "Item"
-        )
-        return from_item(item) if item else None
-
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:
         now = time.time()
         values = {
@@ -70,18 +64,3 @@ class Ledger:
             **attempt,
         }
         self._client.put_item(TableName=self._table, Item=to_item(values))
-
-    def payment_history(self, transaction_key: str) -> list[dict[str, Any]]:
-        """Every item under the payment: its state and its attempts, oldest first."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"PAYMENT#{transaction_key}"}},
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            items.extend(from_item(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
