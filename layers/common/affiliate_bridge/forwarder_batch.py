@@ -27,6 +27,7 @@ from affiliate_bridge import observability as obs
 from affiliate_bridge.forwarding import Forwarder
 from affiliate_bridge.partnero_client import PermanentError, RetryableError
 from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction
+from affiliate_bridge.secrets import SecretNotConfigured
 from affiliate_bridge.transaction_messages import TransactionMessage, UnreadableMessage
 
 SQS_MAX_VISIBILITY_SECONDS = 43_200
@@ -73,19 +74,19 @@ class ForwarderBatch:
         try:
             result = self.forwarder.forward(message)
         except RetryableError as exc:
-            delay = backoff_seconds(
-                int(record.attributes.approximate_receive_count or 1),
-                exc.retry_after,
-                self.retry_base_seconds,
-                self.retry_max_seconds,
-            )
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
-            )
+            delay = self._retry_later(record, exc.retry_after)
             count(obs.FORWARD_RETRIES, message.provider)
             obs.logger.warning(
                 "affiliate API busy: retrying later", extra={"status": exc.status, "delay_seconds": delay}
             )
+            raise
+        except SecretNotConfigured as exc:
+            # No usable API key: nothing was sent. Wait as long as a busy API would, so the
+            # operator has the longest time to set it before the queue gives up; the alarm
+            # on SecretNotConfigured names the secret.
+            delay = self._retry_later(record, None)
+            obs.count_secret_not_configured(exc.name)
+            obs.logger.error("affiliate API key not configured: retrying later", extra={"delay_seconds": delay})
             raise
         except PermanentError as exc:
             self._dead_letter(
@@ -112,6 +113,18 @@ class ForwarderBatch:
                 "applied_minor": result.state.applied_minor,
             },
         )
+
+    def _retry_later(self, record: SQSRecord, retry_after: float | None) -> int:
+        delay = backoff_seconds(
+            int(record.attributes.approximate_receive_count or 1),
+            retry_after,
+            self.retry_base_seconds,
+            self.retry_max_seconds,
+        )
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
+        return delay
 
     def _dead_letter(
         self, record: SQSRecord, reason: str, detail: str, provider: str, status: int | None = None, body: str = ""

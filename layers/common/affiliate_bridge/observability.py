@@ -1,7 +1,8 @@
 """Powertools Logger, Metrics and Tracer, created once and shared by every module.
 
 Metric names are constants so dashboards, alarms (template.yaml) and tests agree. Logs
-carry ids and hashes only: emails and names never reach a log line (see ``redact``).
+carry ids and hashes only, and every line passes ``identity.redact_emails`` on its way out,
+so an email address never reaches a log line whoever wrote it.
 """
 
 from __future__ import annotations
@@ -10,11 +11,24 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from affiliate_bridge.identity import redact_emails
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "affiliate-bridge")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AffiliateBridge")
 
-logger = Logger(service=SERVICE)
+
+class _RedactingFormatter(LambdaPowertoolsFormatter):
+    """Every log line passes here last. Call sites already log ids and hashes, but a
+    merchant's customer key, a provider's error text or an exception message can still
+    carry an email address; this is the one place that guarantees none leaves."""
+
+    def serialize(self, log: Any) -> str:
+        return redact_emails(super().serialize(log))
+
+
+logger = Logger(service=SERVICE, logger_formatter=_RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
@@ -66,3 +80,21 @@ FORWARD_FAILURES = "ForwardFailures"
 # A reversal for a payment the forwarder has no sale for (yet): normal for a refund that
 # beats its sale, a sign of a missing invoice_payment.paid subscription if it persists.
 ORPHAN_REVERSALS = "ReversalsWithoutSale"
+# A secret is missing, empty or a placeholder, dimension "secret" (its variable name):
+# one alarm per secret in template.yaml says which one to set.
+SECRET_NOT_CONFIGURED = "SecretNotConfigured"  # noqa: S105 (a metric name, not a secret)
+
+
+def count_secret_not_configured(secret_name: str) -> None:
+    """Emitted on its own (not with the invocation's other metrics) so its dimensions are
+    exactly service + secret, whatever the function: the alarms match on those."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(
+        name=SECRET_NOT_CONFIGURED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="secret", value=secret_name)

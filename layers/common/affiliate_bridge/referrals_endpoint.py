@@ -40,11 +40,12 @@ from affiliate_bridge.ledger import Ledger
 from affiliate_bridge.parked_payments import ParkedPayments
 from affiliate_bridge.partnero_webhook import PlatformAction, parse_platform_event, verify_partnero_signature
 from affiliate_bridge.referrals_store import ReferralOutcome, ReferralsStore
-from affiliate_bridge.secrets import resolve_secret
+from affiliate_bridge.secrets import resolve_secrets
 from affiliate_bridge.settings import ConfigurationError, Settings
-from affiliate_bridge.signing import SignatureError, split_secrets
+from affiliate_bridge.signing import SignatureError
 from affiliate_bridge.transaction_messages import customer_message
 from affiliate_bridge.transactions_queue import TransactionsQueue
+from affiliate_bridge.webhook_endpoint import not_configured_response
 
 MAX_FIELD_LENGTH = 256
 REFERRALS_BODY_LIMIT = 65_536
@@ -57,12 +58,19 @@ _STATUS = {
 }
 
 
-def _authorised(request: HttpRequest, token: str) -> bool:
+def _authorised(request: HttpRequest, tokens: tuple[str, ...]) -> bool:
+    """Any of the configured tokens (two during a rotation). ``tokens`` is never empty:
+    ``resolve_secrets`` refuses to hand out none, so an empty presented token cannot
+    match an empty configured one."""
     header = request.header("authorization") or ""
     scheme, _, presented = header.partition(" ")
-    # compare_digest runs in time independent of where the two differ; only the
-    # scheme check (is it "Bearer"?) is an ordinary comparison.
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+    presented_bytes = presented.strip().encode("utf-8", "surrogatepass")
+    matched = False
+    for token in tokens:
+        # compare_digest runs in time independent of where the two differ; only the
+        # scheme check (is it "Bearer"?) is an ordinary comparison.
+        matched |= hmac.compare_digest(presented_bytes, token.encode("utf-8"))
+    return scheme.lower() == "bearer" and bool(presented_bytes) and matched
 
 
 def parse_referral(body: Mapping[str, Any], source: str = "api") -> Referral:
@@ -101,7 +109,7 @@ class ReferralsEndpoint:
     store: ReferralsStore
     late: LateAttribution
     queue: TransactionsQueue
-    token: Callable[[], str]
+    tokens: Callable[[], tuple[str, ...]]
     platform_secrets: Callable[[], tuple[str, ...]]
     last_touch: bool = False
     mirror_customers: bool = False
@@ -117,16 +125,15 @@ class ReferralsEndpoint:
             _count("rejected")
             obs.logger.warning("referral rejected", extra={"reason": exc.code})
             return rejection_response(exc)
-        except ConfigurationError:
-            obs.logger.exception("referrals secret not configured")
-            return json_response(500, {"error": "not_configured", "message": "try again later"})
+        except ConfigurationError as exc:
+            return not_configured_response(exc)
         except Exception:
             obs.logger.exception("referral not stored: answering 500 so the caller retries")
             return json_response(500, {"error": "internal_error", "message": "try again later"})
 
     # -- your backend ----------------------------------------------------------------------
     def _backend(self, request: HttpRequest) -> dict[str, Any]:
-        if not _authorised(request, self.token()):
+        if not _authorised(request, self.tokens()):
             _count("unauthorized")
             return json_response(401, {"error": "unauthorized", "message": "Bearer token missing or wrong"})
         referral = parse_referral(parse_json_object(request.body))
@@ -221,8 +228,8 @@ def build_referrals_endpoint(settings: Settings, dynamodb: Any, sqs: Any) -> Ref
         store=ReferralsStore(dynamodb, settings.table_name),
         late=LateAttribution(ParkedPayments(dynamodb, settings.table_name), queue, ledger),
         queue=queue,
-        token=lambda: resolve_secret("REFERRALS_API_TOKEN"),
-        platform_secrets=lambda: split_secrets(resolve_secret("PARTNERO_WEBHOOK_SECRET")),
+        tokens=lambda: resolve_secrets("REFERRALS_API_TOKEN"),
+        platform_secrets=lambda: resolve_secrets("PARTNERO_WEBHOOK_SECRET"),
         last_touch=settings.attribution_last_touch,
         mirror_customers=settings.create_customer_on_referral,
     )

@@ -42,6 +42,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from exc
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
@@ -71,8 +78,9 @@ class Settings:
             table_name=env.get("TABLE_NAME", ""),
             queue_url=env.get("QUEUE_URL", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
-            stripe_tolerance_seconds=_int(env, "STRIPE_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS),
-            paddle_tolerance_seconds=_int(env, "PADDLE_TOLERANCE_SECONDS", PADDLE_TOLERANCE_SECONDS),
+            # Replay protection: a zero tolerance would accept a delivery signed years ago.
+            stripe_tolerance_seconds=_positive_int(env, "STRIPE_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS),
+            paddle_tolerance_seconds=_positive_int(env, "PADDLE_TOLERANCE_SECONDS", PADDLE_TOLERANCE_SECONDS),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             commission_excludes_tax=_flag(env, "COMMISSION_EXCLUDES_TAX", True),
             customer_key_field=env.get("CUSTOMER_KEY_FIELD", "customer_key"),

@@ -27,13 +27,19 @@ def hmac_sha256_hex(secret: str, message: bytes) -> str:
 
 
 def any_signature_matches(secrets: Sequence[str], signed_payload: bytes, candidates: Iterable[str]) -> bool:
-    """True when some secret signs ``signed_payload`` to some candidate hex digest."""
-    expected = [hmac_sha256_hex(secret, signed_payload) for secret in secrets if secret]
+    """True when some secret signs ``signed_payload`` to some candidate hex digest.
+
+    Compared as bytes: ``compare_digest`` refuses a ``str`` with non-ASCII characters
+    (TypeError), and a header is whatever the sender typed (``v1=é``). A candidate that
+    is not ASCII can never equal a hex digest, so it simply does not match.
+    """
+    expected = [hmac_sha256_hex(secret, signed_payload).encode("ascii") for secret in secrets if secret]
     matched = False
     for candidate in candidates:
+        presented = candidate.strip().lower().encode("utf-8", "surrogatepass")
         for digest in expected:
             # No early return: every pair is compared, so timing says nothing either way.
-            matched |= hmac.compare_digest(digest, candidate.strip().lower())
+            matched |= hmac.compare_digest(digest, presented)
     return matched
 
 
@@ -59,10 +65,11 @@ def parse_signature_header(
             raise SignatureError("malformed_header", f"{header_name} items must be key=value")
         key, value = key.strip(), value.strip()
         if key == timestamp_key:
-            try:
-                timestamp = int(value)
-            except ValueError as exc:
-                raise SignatureError("malformed_header", f"{header_name} {timestamp_key} is not an integer") from exc
+            # ASCII digits only: int() would also read Arabic-Indic digits or "1_700", and a
+            # timestamp over 12 digits is not a time anybody signs.
+            if not (value.isascii() and value.isdigit() and len(value) <= 12):
+                raise SignatureError("malformed_header", f"{header_name} {timestamp_key} is not a unix time")
+            timestamp = int(value)
         elif key == scheme:
             signatures.append(value)
     if timestamp is None:
@@ -92,6 +99,10 @@ def verify_timestamped_signature(
     """
     if not secrets:
         raise SignatureError("no_secret_configured", f"no secret is configured to verify {header_name}")
+    if tolerance_seconds is not None and tolerance_seconds <= 0:
+        # A zero tolerance used to mean "no replay check"; now only tests that replay
+        # recorded vectors may skip it, by passing None explicitly.
+        raise ValueError(f"{header_name} tolerance must be positive, not {tolerance_seconds}")
     if not header:
         raise SignatureError("missing_header", f"{header_name} header is missing")
     timestamp, signatures = parse_signature_header(
@@ -103,6 +114,6 @@ def verify_timestamped_signature(
         raise SignatureError("signature_mismatch", "No signatures found matching the expected signature")
     current = time.time() if now is None else now
     gap = abs(current - timestamp) if future_counts else current - timestamp
-    if tolerance_seconds and gap > tolerance_seconds:
+    if tolerance_seconds is not None and gap > tolerance_seconds:
         raise SignatureError("timestamp_outside_tolerance", f"{header_name} timestamp is outside the tolerance zone")
     return timestamp

@@ -25,8 +25,9 @@ def verify_stripe_signature(
 ) -> int:
     """Raise ``SignatureError`` unless ``header`` proves ``body`` came from Stripe.
 
-    Returns the signed timestamp. ``tolerance_seconds`` of None or 0 disables the replay
-    check (only for replaying recorded vectors in tests).
+    Returns the signed timestamp. ``tolerance_seconds=None`` disables the replay check
+    (only for replaying recorded vectors in tests); zero or less is refused (ValueError),
+    never read as "no limit".
     """
     return verify_timestamped_signature(
         body,

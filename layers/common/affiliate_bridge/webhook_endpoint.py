@@ -27,7 +27,9 @@ from affiliate_bridge.function_url import (
     rejection_response,
     require_post,
 )
+from affiliate_bridge.identity import truncated_ip
 from affiliate_bridge.intake import Intake, IntakeResult, Outcome
+from affiliate_bridge.secrets import SecretNotConfigured
 from affiliate_bridge.settings import ConfigurationError
 from affiliate_bridge.signing import SignatureError
 
@@ -40,6 +42,15 @@ _OUTCOME_METRICS = {
     Outcome.SKIPPED_ZERO_AMOUNT: obs.SKIPPED_ZERO,
     Outcome.IGNORED: obs.IGNORED,
 }
+
+
+def not_configured_response(exc: ConfigurationError) -> dict[str, Any]:
+    """500, so the provider keeps retrying until the operator fixes the deployment; an
+    unusable secret is also counted under its name for the alarm that names it."""
+    if isinstance(exc, SecretNotConfigured):
+        obs.count_secret_not_configured(exc.name)
+    obs.logger.error("not configured: answering 500 so the sender retries", extra={"detail": str(exc)})
+    return json_response(500, {"error": "not_configured", "message": "try again later"})
 
 
 @dataclass(frozen=True)
@@ -58,12 +69,13 @@ class WebhookEndpoint:
             require_post(request)
             try:
                 self.verify(request)
-            except ConfigurationError:
-                obs.logger.exception("webhook secret not configured: answering 500 so the provider retries")
-                return json_response(500, {"error": "not_configured", "message": "try again later"})
+            except ConfigurationError as exc:
+                return not_configured_response(exc)
             except SignatureError as exc:
                 obs.metrics.add_metric(name=obs.SIGNATURE_FAILURES, unit="Count", value=1)
-                obs.logger.warning("signature rejected", extra={"reason": exc.code, "source_ip": request.source_ip})
+                obs.logger.warning(
+                    "signature rejected", extra={"reason": exc.code, "source_network": truncated_ip(request.source_ip)}
+                )
                 return json_response(400, {"error": exc.code, "message": exc.message})
             payload = parse_json_object(request.body)
         except RequestRejected as exc:

@@ -17,9 +17,8 @@ from affiliate_bridge.paddle_events import normalise_paddle_event
 from affiliate_bridge.paddle_signature import verify_paddle_signature
 from affiliate_bridge.parked_payments import ParkedPayments
 from affiliate_bridge.referrals_store import ReferralsStore
-from affiliate_bridge.secrets import resolve_secret
-from affiliate_bridge.settings import ConfigurationError, Settings
-from affiliate_bridge.signing import split_secrets
+from affiliate_bridge.secrets import resolve_secrets
+from affiliate_bridge.settings import Settings
 from affiliate_bridge.stripe_events import normalise_stripe_event
 from affiliate_bridge.stripe_signature import verify_stripe_signature
 from affiliate_bridge.transactions_queue import TransactionsQueue
@@ -48,13 +47,6 @@ def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
     )
 
 
-def _secrets(name: str) -> tuple[str, ...]:
-    secrets = split_secrets(resolve_secret(name))
-    if not secrets:
-        raise ConfigurationError(f"{name} holds no secret")
-    return secrets
-
-
 def _string_field(name: str) -> Callable[[Mapping[str, Any]], str | None]:
     def read(payload: Mapping[str, Any]) -> str | None:
         value = payload.get(name)
@@ -70,7 +62,7 @@ def build_stripe_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint
         verify_stripe_signature(
             request.body,
             request.header("stripe-signature"),
-            _secrets("STRIPE_WEBHOOK_SECRET"),
+            resolve_secrets("STRIPE_WEBHOOK_SECRET"),
             settings.stripe_tolerance_seconds,
         )
 
@@ -87,7 +79,7 @@ def build_paddle_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint
         verify_paddle_signature(
             request.body,
             request.header("paddle-signature"),
-            _secrets("PADDLE_WEBHOOK_SECRET"),
+            resolve_secrets("PADDLE_WEBHOOK_SECRET"),
             settings.paddle_tolerance_seconds,
         )
 
