@@ -49,3 +49,29 @@ def test_tracing_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     from aws_lambda_powertools import Tracer
 
     assert isinstance(observability._make_tracer(), Tracer)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        b'{"a":' * 65 + b"1" + b"}" * 65,
+        b'{"amount": ' + b"9" * 5000 + b"}",
+        b'{"id": "\\ud800"}',
+        b'{"\\udfff": 1}',
+        b'{"x": NaN}',
+        b'{"x": -Infinity}',
+        b"\xff\xfe",
+        b'"just a string"',
+    ],
+)
+def test_hostile_json_is_invalid_json(body: bytes) -> None:
+    with pytest.raises(RequestRejected) as info:
+        parse_json_object(body)
+    assert (info.value.status, info.value.code) == (400, "invalid_json")
+
+
+def test_deep_but_sane_json_and_real_unicode_pass() -> None:
+    body = b'{"a":' * 60 + b'"\\ud83d\\ude00 caf\xc3\xa9"' + b"}" * 60
+    assert parse_json_object(body)["a"]

@@ -95,3 +95,26 @@ def test_no_secret_configured() -> None:
     with pytest.raises(SignatureError) as info:
         verify_stripe_signature(BODY, stripe_signature_header(BODY, SECRET), ())
     assert info.value.code == "no_secret_configured"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t={t},v1=é",
+        "t={t},v1=\u00e9\u00e9",
+        "t={t},v1=\ud800",
+        "t=\u0661\u0667\u0660\u0660,v1=abc",
+        "t={t},v1=" + "ü" * 64,
+    ],
+)
+def test_non_ascii_signatures_are_mismatches_not_crashes(header: str) -> None:
+    import time
+
+    with pytest.raises(SignatureError) as info:
+        verify_stripe_signature(b"{}", header.format(t=int(time.time())), ("whsec_5f0c2b7e9d8a4c1b3e6f",))
+    assert info.value.code in ("signature_mismatch", "malformed_header")
+
+
+def test_zero_tolerance_is_refused_not_unlimited() -> None:
+    with pytest.raises(ValueError):
+        verify_stripe_signature(b"{}", "t=1,v1=00", ("whsec_5f0c2b7e9d8a4c1b3e6f",), tolerance_seconds=0)

@@ -70,8 +70,11 @@ class Forwarder:
         if folded != state:
             state = self.states.save(folded)
         steps = tuple(plan(state))
+        # The state keeps no email (only its hash); the message being handled may carry
+        # one, for creating the customer with its first transaction.
+        email = message.sale.customer_email if message.sale else None
         for step in steps:
-            state = self._run(step, state, message.event_id)
+            state = self._run(step, state, message.event_id, email)
         return ForwardResult(state, steps)
 
     def _mirror_customer(self, message: TransactionMessage) -> ForwardResult:
@@ -88,7 +91,7 @@ class Forwarder:
         )
         return ForwardResult(state, ())
 
-    def _run(self, step: Step, state: PaymentState, event_id: str) -> PaymentState:
+    def _run(self, step: Step, state: PaymentState, event_id: str, email: str | None) -> PaymentState:
         if isinstance(step, DeleteTransaction):
             self._call(
                 state, "DELETE /v1/transactions", step.key, event_id, lambda: self.api.delete_transaction(step.key)
@@ -101,9 +104,7 @@ class Forwarder:
         # A payment that created its own referral (partner key on a checkout-only sale)
         # creates the customer in the same call; known customers never need it.
         new_customer = (
-            NewCustomer(sale.partner_key, sale.customer_email)
-            if sale.create_customer and not state.customer_known
-            else None
+            NewCustomer(sale.partner_key, email) if sale.create_customer and not state.customer_known else None
         )
 
         def create() -> ApiAnswer:
@@ -119,7 +120,7 @@ class Forwarder:
                 "POST /v1/customers",
                 step.key,
                 event_id,
-                lambda: self.api.create_customer(sale.customer_key, sale.partner_key, sale.customer_email),
+                lambda: self.api.create_customer(sale.customer_key, sale.partner_key, email),
             )
             try:
                 self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)

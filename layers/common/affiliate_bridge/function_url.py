@@ -87,12 +87,54 @@ def rejection_response(exc: RequestRejected) -> dict[str, Any]:
     return json_response(exc.status, {"error": exc.code, "message": exc.message})
 
 
+# Provider events nest about ten levels; anything far deeper is an attack on the parser
+# (json.loads itself raises RecursionError at about a thousand).
+MAX_JSON_DEPTH = 64
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """Decode a verified body. Only called after the signature check, on the same bytes."""
+    """Decode a verified body. Only called after the signature check, on the same bytes.
+
+    Strict where Python's reader is lenient, because everything decoded here may be
+    stored or sent on: NaN and Infinity are refused, integers past Python's 4,300-digit
+    limit (ValueError) and deep nesting (RecursionError) are a 400, not a crash, and a
+    string holding a lone UTF-16 surrogate (``"\\ud800"``), which no UTF-8 store or
+    queue accepts, is refused too.
+    """
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise RequestRejected(400, "invalid_json", "body is not JSON") from exc
     if not isinstance(value, dict):
         raise RequestRejected(400, "invalid_json", "body is not a JSON object")
+    _check_structure(value)
     return value
+
+
+def _check_structure(root: dict[str, Any]) -> None:
+    """Depth and surrogates, iteratively (a recursive walk is what we are guarding against)."""
+    pending: list[tuple[Any, int]] = [(root, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestRejected(400, "invalid_json", f"body nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_text(value)
+
+
+def _check_text(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise RequestRejected(400, "invalid_json", "body has a string with a lone UTF-16 surrogate") from exc

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from affiliate_bridge.currencies import ISO_4217_MONEY
+
 # Stripe's zero-decimal currencies: an amount of 500 JPY is sent as 500, not 50000.
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
@@ -19,15 +21,30 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 
 
+# The largest amount any field may hold: a signed 64-bit integer, what the providers' own
+# APIs and every store on the way (DynamoDB numbers, JSON readers in other languages) keep
+# exactly. Anything larger in a payload is hostile, not a sale.
+MAX_AMOUNT_MINOR = 2**63 - 1
+
+
 class CurrencyError(ValueError):
-    """A currency code is not a three-letter ISO 4217 code."""
+    """Not money the bridge can hold: a currency that is not an ISO 4217 code for money,
+    or an amount beyond a 64-bit integer."""
 
 
 def normalise_currency(code: object) -> str:
-    """Providers disagree on case (Stripe lower, Paddle upper); inside we use upper case."""
-    if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
+    """Providers disagree on case (Stripe lower, Paddle upper); inside we use upper case.
+
+    Checked against the ISO 4217 table, not by shape: ``"ßßß".upper()`` is ``"SSSSSS"``
+    and ``"XXX"`` is ISO's "no currency"; either would be accepted at the webhook and
+    then fail in the forwarder, blocking its payment's queue group.
+    """
+    if not isinstance(code, str) or len(code) != 3 or not code.isascii():
         raise CurrencyError(f"not an ISO 4217 currency code: {code!r}")
-    return code.upper()
+    upper = code.upper()
+    if upper not in ISO_4217_MONEY:
+        raise CurrencyError(f"not an ISO 4217 currency code: {code!r}")
+    return upper
 
 
 def minor_unit_exponent(currency: str) -> int:
@@ -50,6 +67,8 @@ class Money:
     def __post_init__(self) -> None:
         if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
             raise TypeError("amount_minor must be an int")
+        if abs(self.amount_minor) > MAX_AMOUNT_MINOR:
+            raise CurrencyError(f"amount {self.amount_minor} is beyond a 64-bit integer")
         object.__setattr__(self, "currency", normalise_currency(self.currency))
 
     def to_major(self) -> Decimal:

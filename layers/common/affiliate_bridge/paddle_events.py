@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -40,12 +41,17 @@ ADJUSTMENT_EVENTS = frozenset({"adjustment.created", "adjustment.updated"})
 CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated"})
 
 
+# Paddle amounts are strings of ASCII digits in the lowest denomination. str.isdigit()
+# would also pass "²" and Arabic-Indic digits (and int() reads the latter as a number).
+_AMOUNT = re.compile(r"[0-9]{1,19}")
+
+
 def _timestamp(value: Any) -> int:
     if not isinstance(value, str):
         return 0
     try:
         return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return 0
 
 
@@ -53,9 +59,9 @@ def _amount(totals: Mapping[str, Any], field: str, *, required: bool = True) -> 
     value = totals.get(field)
     if value is None and not required:
         return 0
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):
         return int(value)
-    raise MalformedEvent(f"totals.{field} must be a string of digits (lowest denomination)")
+    raise MalformedEvent(f"totals.{field} must be a string of ASCII digits (lowest denomination)")
 
 
 def _money(amount: int, currency: Any) -> Money:

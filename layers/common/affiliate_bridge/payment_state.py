@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from affiliate_bridge.domain import DisputeStatus
+from affiliate_bridge.identity import email_hash
 from affiliate_bridge.money import proportion
 from affiliate_bridge.transaction_messages import SaleFacts, TransactionMessage
 
@@ -46,6 +47,7 @@ class PaymentState:
     customer_known: bool = False
     version: int = 0  # optimistic lock in DynamoDB
     ignored_currency_events: tuple[str, ...] = ()
+    customer_email_hash: str | None = None
 
     def desired_minor(self) -> int:
         """The commissionable amount the affiliate API should hold for this payment."""
@@ -65,9 +67,13 @@ def fold(state: PaymentState, message: TransactionMessage) -> PaymentState:
             return state
         if state.currency and state.currency != message.sale.currency:
             return replace(state, ignored_currency_events=(*state.ignored_currency_events, message.event_id))
+        email = message.sale.customer_email
         return replace(
             state,
-            sale=message.sale,
+            # The email travels in the message for the affiliate API; the table keeps
+            # only its hash (no address at rest), so the state never holds it.
+            sale=replace(message.sale, customer_email=None),
+            customer_email_hash=email_hash(email) if email else None,
             sale_event_id=message.event_id,
             sale_occurred_at=message.occurred_at,
             currency=message.sale.currency,
@@ -142,11 +148,14 @@ def to_record(state: PaymentState) -> dict[str, Any]:
         "customer_known": state.customer_known,
         "version": state.version,
         "ignored_currency_events": list(state.ignored_currency_events),
+        "customer_email_hash": state.customer_email_hash,
     }
 
 
 def from_record(record: dict[str, Any]) -> PaymentState:
     sale = record.get("sale")
+    if sale:
+        sale = {**sale, "customer_email": None}  # states saved before the hash replaced it
     return PaymentState(
         transaction_key=record["transaction_key"],
         sale=SaleFacts(**sale) if sale else None,
@@ -160,4 +169,5 @@ def from_record(record: dict[str, Any]) -> PaymentState:
         customer_known=bool(record.get("customer_known")),
         version=int(record.get("version") or 0),
         ignored_currency_events=tuple(record.get("ignored_currency_events") or ()),
+        customer_email_hash=record.get("customer_email_hash"),
     )

@@ -45,6 +45,7 @@ from affiliate_bridge.settings import ConfigurationError, Settings
 from affiliate_bridge.signing import SignatureError
 from affiliate_bridge.transaction_messages import customer_message
 from affiliate_bridge.transactions_queue import TransactionsQueue
+from affiliate_bridge.validation import validate_referral
 from affiliate_bridge.webhook_endpoint import not_configured_response
 
 MAX_FIELD_LENGTH = 256
@@ -86,17 +87,19 @@ def parse_referral(body: Mapping[str, Any], source: str = "api") -> Referral:
             )
         return value.strip()
 
-    email = text("email", False)
-    if email is not None and "@" not in email:
-        raise RequestRejected(400, "invalid_field", "email is not an email address")
-    return Referral(
+    referral = Referral(
         customer_key=text("customer_key", True) or "",
         partner_key=text("partner_key", True) or "",
-        email=email,
+        email=text("email", False),
         stripe_customer_id=text("stripe_customer_id", False),
         paddle_customer_id=text("paddle_customer_id", False),
         source=source,
     )
+    try:
+        validate_referral(referral)
+    except MalformedEvent as exc:
+        raise RequestRejected(400, "invalid_field", str(exc)) from exc
+    return referral
 
 
 def _count(outcome: str) -> None:
@@ -170,6 +173,10 @@ class ReferralsEndpoint:
             email=platform_event.email,
             source="partnero",
         )
+        try:
+            validate_referral(referral)
+        except MalformedEvent as exc:
+            raise RequestRejected(400, "malformed_event", str(exc)) from exc
         # The platform's own reassignment (customer.updated) is authoritative.
         last_touch = self.last_touch or platform_event.event == "customer.updated"
         outcome, current = self.store.put_referral(referral, last_touch=last_touch)

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from affiliate_bridge.domain import Attribution, Payment, Reversal
+from affiliate_bridge.identity import loggable_key
 
 SCHEMA_VERSION = 1
 
@@ -133,12 +134,13 @@ def sale_message(payment: Payment, attribution: Attribution, create_customer: bo
 
 
 def customer_message(customer_key: str, partner_key: str, email: str | None, reason: str) -> TransactionMessage:
-    """Group ``customer-<key>``: a customer's own messages stay in order."""
+    """Group ``customer-<key>``: a customer's own messages stay in order. A key that is an
+    email address is named by its hash: this name is logged and keys ledger entries."""
     return TransactionMessage(
         provider="referrals",
         event_id=reason,
         event_type="referral.created",
-        transaction_key=f"customer-{customer_key}",
+        transaction_key=f"customer-{loggable_key(customer_key)}",
         occurred_at=0,
         customer=CustomerFacts(customer_key, partner_key, email),
     )

@@ -10,9 +10,25 @@ later retries are harmless because the forwarder folds facts idempotently.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from affiliate_bridge.transaction_messages import TransactionMessage
+
+# What SQS accepts as a MessageGroupId: 1 to 128 of these characters (no spaces, ASCII only).
+_GROUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+
+
+def message_group_id(transaction_key: str) -> str:
+    """The key itself when SQS accepts it (so the console shows it), else a digest of it.
+
+    Payment keys are provider ids and always fit; a customer key is the merchant's own
+    string and may hold spaces, accents or 200 characters, which SQS would refuse, and
+    the signup it carries would be lost with a 500 on every retry.
+    """
+    if _GROUP_ID.fullmatch(transaction_key):
+        return transaction_key
+    return "sha256-" + hashlib.sha256(transaction_key.encode("utf-8")).hexdigest()
 
 
 def deduplication_id(message: TransactionMessage) -> str:
@@ -31,7 +47,7 @@ class TransactionsQueue:
         response = self._client.send_message(
             QueueUrl=self._url,
             MessageBody=message.to_json(),
-            MessageGroupId=message.transaction_key,
+            MessageGroupId=message_group_id(message.transaction_key),
             MessageDeduplicationId=deduplication_id(message),
             MessageAttributes={
                 "provider": {"DataType": "String", "StringValue": message.provider},

@@ -32,6 +32,7 @@ from affiliate_bridge.intake import Intake, IntakeResult, Outcome
 from affiliate_bridge.secrets import SecretNotConfigured
 from affiliate_bridge.settings import ConfigurationError
 from affiliate_bridge.signing import SignatureError
+from affiliate_bridge.validation import is_valid_id, validate_event
 
 Verifier = Callable[[HttpRequest], None]
 Normaliser = Callable[[Mapping[str, Any]], NormalisedEvent]
@@ -89,10 +90,12 @@ class WebhookEndpoint:
             obs.logger.set_correlation_id(event_id)
         try:
             normalised = self.normalise(payload)
+            validate_event(normalised)
         except MalformedEvent as exc:
             obs.metrics.add_metric(name=obs.REJECTED, unit="Count", value=1)
             obs.logger.warning("event rejected", extra={"reason": "malformed_event", "detail": str(exc)})
-            if event_id:
+            if is_valid_id(event_id):
+                assert event_id is not None
                 self._record_rejection(payload, event_id, str(exc))
             return json_response(400, {"error": "malformed_event", "message": str(exc)})
 
@@ -106,7 +109,8 @@ class WebhookEndpoint:
         return self._accepted(result)
 
     def _record_rejection(self, payload: Mapping[str, Any], event_id: str, reason: str) -> None:
-        event_type = str(payload.get("type") or payload.get("event_type") or "unknown")
+        named_type = payload.get("type") or payload.get("event_type")
+        event_type = str(named_type) if is_valid_id(named_type) else "unknown"
         try:
             self.intake.ledger.record_event(self.provider, event_id, event_type, "rejected", reason=reason)
         except Exception:  # the 400 stands; the ledger entry is only for explain

@@ -1,0 +1,53 @@
+"""No guessable secret is ever handed out: every function fails closed instead."""
+
+import pytest
+
+from affiliate_bridge.secrets import MIN_SECRET_LENGTH, SecretNotConfigured, resolve_secret, resolve_secrets
+
+REAL = "whsec_5f0c2b7e9d8a4c1b3e6f"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "\t\n",
+        ",",
+        " , ",
+        "replace-me",
+        "REPLACE_ME",
+        " replace-me ",
+        "changeme",
+        "<your-signing-secret>",
+        "whsec_...",
+        "pdl_ntfset_…",
+        "${STRIPE_WEBHOOK_SECRET}",
+        "xxxxxxxxxxxxxxxxxxxxxxxx",
+        "placeholder",
+        "short-secret",
+        "a" * (MIN_SECRET_LENGTH - 1),
+        "replace-me,changeme",
+    ],
+)
+def test_unusable_values_fail_closed(value: str) -> None:
+    with pytest.raises(SecretNotConfigured) as info:
+        resolve_secrets("STRIPE_WEBHOOK_SECRET", {"STRIPE_WEBHOOK_SECRET": value})
+    assert info.value.name == "STRIPE_WEBHOOK_SECRET"
+
+
+def test_missing_variable_fails_closed() -> None:
+    with pytest.raises(SecretNotConfigured):
+        resolve_secret("REFERRALS_API_TOKEN", {})
+
+
+def test_a_placeholder_beside_a_real_secret_is_dropped_not_tried() -> None:
+    assert resolve_secrets("X", {"X": f"replace-me, {REAL} ,"}) == (REAL,)
+    assert resolve_secrets("X", {"X": f"{REAL},whsec_new_9f8e7d6c5b4a3921"}) == (REAL, "whsec_new_9f8e7d6c5b4a3921")
+
+
+def test_local_defaults_are_usable() -> None:
+    from affiliate_bridge_dev.local_config import DEFAULTS
+
+    for name in ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET", "REFERRALS_API_TOKEN", "PARTNERO_WEBHOOK_SECRET"):
+        assert resolve_secrets(name, DEFAULTS)
