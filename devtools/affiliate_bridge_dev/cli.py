@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 f"  conflict: {conflict.get('claimed_partner_key')} claimed it {age(conflict.get('at'))};"
                 f" {conflict.get('kept_partner_key')} kept it (first touch)"
             )
+        for stale in result.stale:
+            print(
+                f"  stale platform delivery {age(stale.get('at'))}: it was written at"
+                f" {_iso_ms(stale.get('delivery_at_ms'))}, a newer one ({_iso_ms(stale.get('applied_at_ms'))})"
+                " was already applied, so it changed nothing"
+            )
     print("\nEvents (signature verified; every decision recorded):")
     table(
         [
@@ -390,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("id", help="event id (evt_...), payment id (in_, pi_) or transaction key")
     explain_cmd.set_defaults(func=cmd_explain)
     return parser
+
+
+def _iso_ms(value: Any) -> str:
+    if not isinstance(value, int):
+        return "unknown time"
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

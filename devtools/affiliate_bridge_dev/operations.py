@@ -33,6 +33,8 @@ class Explanation:
     attempts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     referral: dict[str, Any] | None = None
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # Platform deliveries older than one already applied: recorded, changed nothing.
+    stale: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
@@ -69,6 +71,8 @@ def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
             result.referral = item
         elif item["sk"].startswith("CONFLICT#"):
             result.conflicts.append(item)
+        elif item["sk"].startswith("STALE#"):
+            result.stale.append(item)
     for provider in PROVIDERS:
         item = dynamodb.get_item(TableName=table, Key=key(f"EVENT#{provider}#{identifier}", "EVENT")).get("Item")
         if item:

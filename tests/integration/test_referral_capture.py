@@ -17,7 +17,9 @@ def _body(response: dict) -> dict:  # type: ignore[type-arg]
     return json.loads(response["body"])  # type: ignore[no-any-return]
 
 
-def _platform_customer(event: str, key: str, partner: str | None, email: str | None = None) -> dict:  # type: ignore[type-arg]
+def _platform_customer(  # type: ignore[type-arg]
+    event: str, key: str, partner: str | None, email: str | None = None, at: str = "2026-11-23T10:00:00.000000Z"
+) -> dict:
     data = {"key": key, "email": email, "deleted": event == "customer.deleted", "status": "active"}
     if partner:
         data["partner"] = partner
@@ -25,7 +27,7 @@ def _platform_customer(event: str, key: str, partner: str | None, email: str | N
         "event": event,
         "url": "https://bridge.example/partnero",
         "webhook_key": "wh_test",
-        "created_at": "2026-11-23T10:00:00.000000Z",
+        "created_at": at,
         "data": data,
     }
 
@@ -106,13 +108,16 @@ def test_platform_webhook_instead_of_backend_call(bridge: Bridge) -> None:
     assert bridge.active_transactions() == {f"stripe-{session['payment_intent']}": (50.0, "plat-1")}
 
     # The platform reassigns the customer: later sales follow it.
-    bridge.post_platform(_platform_customer("customer.updated", "plat-1", "dora", "p1@example.com"))
+    updated = bridge.post_platform(
+        _platform_customer("customer.updated", "plat-1", "dora", "p1@example.com", at="2026-11-23T10:05:00Z")
+    )
+    assert _body(updated)["outcome"] == "updated" and _body(updated)["partner_key"] == "dora"
     later = s.checkout_session(amount_total=1000, email="p1@example.com")
     bridge.post_stripe(s.event("checkout.session.completed", later))
     bridge.drain()
     assert bridge.sandbox_state()["transactions"][f"stripe-{later['payment_intent']}"]["customer"] == "plat-1"
     # Deleted at the platform: no longer attributed (and parked, should it come back).
-    deleted = bridge.post_platform(_platform_customer("customer.deleted", "plat-1", None))
+    deleted = bridge.post_platform(_platform_customer("customer.deleted", "plat-1", None, at="2026-11-23T10:09:00Z"))
     assert _body(deleted)["outcome"] == "deleted"
     gone = s.checkout_session(amount_total=1000, email="p1@example.com")
     assert _body(bridge.post_stripe(s.event("checkout.session.completed", gone)))["outcome"] == "unattributed"
@@ -241,3 +246,71 @@ def test_bad_referral_requests_change_nothing(
 
 def test_get_on_referrals_is_405(bridge: Bridge) -> None:
     assert bridge.post_referral_raw(b"", f"Bearer {REFERRALS_TOKEN}", method="GET")["statusCode"] == 405
+
+
+def _partner_of(bridge: Bridge, customer_key: str) -> tuple[str | None, bool]:
+    for item in bridge.table_items():
+        if item["pk"]["S"] == f"CUSTOMER#{customer_key}" and item["sk"]["S"] == "REFERRAL":
+            return item.get("partner_key", {}).get("S"), item.get("deleted", {}).get("BOOL", False)
+    return None, False
+
+
+def _stale_records(bridge: Bridge, customer_key: str) -> int:
+    return sum(
+        1
+        for item in bridge.table_items()
+        if item["pk"]["S"] == f"CUSTOMER#{customer_key}" and item["sk"]["S"].startswith("STALE#")
+    )
+
+
+def test_a_late_retry_of_an_older_update_does_not_undo_a_reassignment(bridge: Bridge) -> None:
+    t1, t2, t3 = "2026-11-23T10:00:00Z", "2026-11-23T10:00:01.500Z", "2026-11-23T10:00:02Z"
+    assert _body(bridge.post_platform(_platform_customer("customer.created", "ord-1", "ann", at=t1)))["outcome"] == (
+        "created"
+    )
+    assert _body(bridge.post_platform(_platform_customer("customer.updated", "ord-1", "cat", at=t3)))["outcome"] == (
+        "updated"
+    )
+    late = bridge.post_platform(_platform_customer("customer.updated", "ord-1", "bob", at=t2))
+    assert late["statusCode"] == 200 and _body(late)["outcome"] == "stale"
+    assert _partner_of(bridge, "ord-1") == ("cat", False)
+    # The same delivery again (a plain retry) changes nothing either.
+    again = bridge.post_platform(_platform_customer("customer.updated", "ord-1", "cat", at=t3))
+    assert _body(again)["outcome"] == "unchanged"
+    # An older created that confirms nothing new is stale too, and every stale one is recorded.
+    assert _body(bridge.post_platform(_platform_customer("customer.created", "ord-1", "ann", at=t1)))["outcome"] == (
+        "stale"
+    )
+    assert _partner_of(bridge, "ord-1") == ("cat", False)
+    assert _stale_records(bridge, "ord-1") == 2
+
+    from affiliate_bridge_dev.operations import explain
+
+    assert len(explain(bridge.dynamodb, bridge.resources.table_name, "ord-1").stale) == 2
+
+
+def test_a_replayed_created_after_deleted_does_not_revive_the_referral(bridge: Bridge) -> None:
+    t1, t2, t3 = "2026-11-23T10:00:00Z", "2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z"
+    bridge.post_platform(_platform_customer("customer.created", "ord-2", "ann", "o2@example.com", at=t1))
+    assert _body(bridge.post_platform(_platform_customer("customer.deleted", "ord-2", None, at=t2)))["outcome"] == (
+        "deleted"
+    )
+    for event, at in (("customer.created", t1), ("customer.updated", t1), ("customer.created", t2)):
+        replay = bridge.post_platform(_platform_customer(event, "ord-2", "mallory", "o2@example.com", at=at))
+        assert _body(replay)["outcome"] == "stale", (event, at)
+    assert _partner_of(bridge, "ord-2") == ("ann", True)
+    sale = s.checkout_session(amount_total=1000, email="o2@example.com")
+    assert _body(bridge.post_stripe(s.event("checkout.session.completed", sale)))["outcome"] == "unattributed"
+    # A genuinely newer creation brings the customer back.
+    revived = bridge.post_platform(_platform_customer("customer.created", "ord-2", "zoe", at=t3))
+    assert _body(revived)["outcome"] == "created"
+    assert _partner_of(bridge, "ord-2") == ("zoe", False)
+
+
+def test_a_deletion_that_beats_the_creation_leaves_a_tombstone(bridge: Bridge) -> None:
+    gone = bridge.post_platform(_platform_customer("customer.deleted", "ord-3", None, at="2026-11-23T10:00:05Z"))
+    assert _body(gone)["outcome"] == "unknown_customer"
+    late = bridge.post_platform(_platform_customer("customer.created", "ord-3", "ann", at="2026-11-23T10:00:00Z"))
+    assert _body(late)["outcome"] == "stale"
+    sale = s.checkout_session(amount_total=1000, metadata={"customer_key": "ord-3"})
+    assert _body(bridge.post_stripe(s.event("checkout.session.completed", sale)))["outcome"] == "unattributed"

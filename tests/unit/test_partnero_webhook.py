@@ -6,6 +6,8 @@ from affiliate_bridge.signing import SignatureError
 from affiliate_bridge_dev.senders import partnero_signature_header
 
 BODY = b'{"event":"customer.created","data":{"key":"c1","partner":"p1"}}'
+AT = "2026-11-23T10:00:00.250000Z"
+UPSERT, DELETE = PlatformAction.UPSERT, PlatformAction.DELETE
 
 
 def test_signature_over_raw_body_with_rotation() -> None:
@@ -28,16 +30,37 @@ def test_signature_over_raw_body_with_rotation() -> None:
 @pytest.mark.parametrize(
     ("payload", "action", "partner"),
     [
-        ({"event": "customer.created", "data": {"key": "c1", "partner": "p1"}}, PlatformAction.UPSERT, "p1"),
-        ({"event": "customer.updated", "data": {"key": "c1", "partner": {"key": "p2"}}}, PlatformAction.UPSERT, "p2"),
-        ({"event": "customer.deleted", "data": {"key": "c1"}}, PlatformAction.DELETE, None),
-        ({"event": "customer.updated", "data": {"key": "c1", "deleted": True}}, PlatformAction.DELETE, None),
+        ({"event": "customer.created", "created_at": AT, "data": {"key": "c1", "partner": "p1"}}, UPSERT, "p1"),
+        (
+            {"event": "customer.updated", "created_at": AT, "data": {"key": "c1", "partner": {"key": "p2"}}},
+            UPSERT,
+            "p2",
+        ),
+        ({"event": "customer.deleted", "created_at": AT, "data": {"key": "c1"}}, PlatformAction.DELETE, None),
+        ({"event": "customer.updated", "data": {"key": "c1", "deleted": True, "updated_at": AT}}, DELETE, None),
         ({"event": "transaction.created", "data": {}}, PlatformAction.IGNORE, None),
     ],
 )
 def test_customer_events(payload: dict, action: PlatformAction, partner: str | None) -> None:  # type: ignore[type-arg]
     parsed = parse_platform_event(payload)
     assert parsed.action is action and parsed.partner_key == partner
+    if action is not PlatformAction.IGNORE:
+        assert parsed.occurred_at_ms == 1_795_428_000_250
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2026-11-23T10:00:00Z", 1_795_428_000_000),
+        ("2026-11-23 10:00:00", 1_795_428_000_000),
+        ("2026-11-23T11:00:00+01:00", 1_795_428_000_000),
+        (1_795_428_000, 1_795_428_000_000),
+        (1_795_428_000.5, 1_795_428_000_500),
+    ],
+)
+def test_delivery_times(stamp: object, expected: int) -> None:
+    payload = {"event": "customer.created", "created_at": stamp, "data": {"key": "c1", "partner": "p1"}}
+    assert parse_platform_event(payload).occurred_at_ms == expected
 
 
 @pytest.mark.parametrize(
@@ -47,6 +70,10 @@ def test_customer_events(payload: dict, action: PlatformAction, partner: str | N
         {"event": "customer.created"},
         {"event": "customer.created", "data": {"partner": "p"}},
         {"event": "customer.created", "data": {"key": "c"}},
+        {"event": "customer.created", "data": {"key": "c", "partner": "p"}},  # no time to order it by
+        {"event": "customer.created", "created_at": "yesterday", "data": {"key": "c", "partner": "p"}},
+        {"event": "customer.created", "created_at": 10**40, "data": {"key": "c", "partner": "p"}},
+        {"event": "customer.created", "created_at": True, "data": {"key": "c", "partner": "p"}},
     ],
 )
 def test_malformed(payload: dict) -> None:  # type: ignore[type-arg]

@@ -2,9 +2,15 @@
 use its JavaScript for signups need no backend code: the table follows the platform.
 
 Partnero signs each delivery with a ``Signature`` header: hex HMAC-SHA256 of the raw body
-keyed with the webhook's signing secret (no timestamp in the scheme, so there is no
-replay window to check; replays only re-apply the same customer state). Envelope:
+keyed with the webhook's signing secret. Envelope:
 ``{"event", "url", "webhook_key", "created_at", "data": {customer}}``.
+
+The scheme signs no timestamp, so a captured delivery can be replayed at any time, and a
+late retry can arrive after a newer one. Deliveries are therefore ordered by the time the
+payload itself carries (``created_at``, else ``data.updated_at``, in milliseconds): the
+store applies one only when it is newer than the last one applied for that customer, so a
+stale ``customer.updated`` cannot undo a reassignment and a replayed ``customer.created``
+cannot revive a deleted customer. A customer event without any time is refused (400).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from affiliate_bridge.domain import MalformedEvent
@@ -33,6 +40,7 @@ class PlatformCustomerEvent:
     customer_key: str | None = None
     partner_key: str | None = None
     email: str | None = None
+    occurred_at_ms: int = 0  # the payload's own time: orders deliveries per customer
 
 
 def verify_partnero_signature(body: bytes, header: str | None, secrets: tuple[str, ...]) -> None:
@@ -48,6 +56,32 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+# Plausible times only: 2000-01-01 to 9999-12-31, in milliseconds.
+_EARLIEST_MS, _LATEST_MS = 946_684_800_000, 253_402_300_799_000
+
+
+def _time_ms(value: Any) -> int | None:
+    """ISO 8601 (``2026-11-23T10:00:00.000000Z``, ``2026-11-23 10:00:00``) or unix seconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and value == value:  # not NaN
+        ms = int(value * 1000)
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # the platform writes UTC
+        try:
+            ms = int(parsed.timestamp() * 1000)
+        except (OverflowError, OSError):
+            return None
+    else:
+        return None
+    return ms if _EARLIEST_MS <= ms <= _LATEST_MS else None
+
+
 def parse_platform_event(payload: Mapping[str, Any]) -> PlatformCustomerEvent:
     event = payload.get("event")
     if not isinstance(event, str) or not event:
@@ -60,10 +94,15 @@ def parse_platform_event(payload: Mapping[str, Any]) -> PlatformCustomerEvent:
     customer_key = _text(data.get("key")) or _text(data.get("id"))
     if customer_key is None:
         raise MalformedEvent("customer webhook without data.key")
+    occurred_at_ms = _time_ms(payload.get("created_at")) or _time_ms(data.get("updated_at"))
+    if occurred_at_ms is None:
+        raise MalformedEvent("customer webhook without a created_at time to order it by")
     if event == "customer.deleted" or data.get("deleted") is True:
-        return PlatformCustomerEvent(event, PlatformAction.DELETE, customer_key)
+        return PlatformCustomerEvent(event, PlatformAction.DELETE, customer_key, occurred_at_ms=occurred_at_ms)
     partner = data.get("partner")
     partner_key = _text(partner.get("key")) if isinstance(partner, Mapping) else _text(partner)
     if partner_key is None:
         raise MalformedEvent("customer webhook without a partner")
-    return PlatformCustomerEvent(event, PlatformAction.UPSERT, customer_key, partner_key, _text(data.get("email")))
+    return PlatformCustomerEvent(
+        event, PlatformAction.UPSERT, customer_key, partner_key, _text(data.get("email")), occurred_at_ms
+    )

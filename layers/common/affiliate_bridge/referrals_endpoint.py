@@ -45,7 +45,7 @@ from affiliate_bridge.settings import ConfigurationError, Settings
 from affiliate_bridge.signing import SignatureError
 from affiliate_bridge.transaction_messages import customer_message
 from affiliate_bridge.transactions_queue import TransactionsQueue
-from affiliate_bridge.validation import validate_referral
+from affiliate_bridge.validation import validate_customer_key, validate_referral
 from affiliate_bridge.webhook_endpoint import not_configured_response
 
 MAX_FIELD_LENGTH = 256
@@ -159,13 +159,18 @@ class ReferralsEndpoint:
         if platform_event.action is PlatformAction.IGNORE:
             return json_response(200, {"outcome": "ignored", "event": platform_event.event})
         assert platform_event.customer_key
+        try:
+            validate_customer_key(platform_event.customer_key)
+        except MalformedEvent as exc:
+            raise RequestRejected(400, "malformed_event", str(exc)) from exc
         if platform_event.action is PlatformAction.DELETE:
-            known = self.store.mark_deleted(platform_event.customer_key)
-            _count("deleted")
+            deleted = self.store.mark_deleted(platform_event.customer_key, platform_event.occurred_at_ms)
+            _count(str(deleted))
             obs.logger.info(
-                "referral deleted by the platform", extra={"customer_key": loggable_key(platform_event.customer_key)}
+                "platform deletion",
+                extra={"outcome": str(deleted), "customer_key": loggable_key(platform_event.customer_key)},
             )
-            return json_response(200, {"outcome": "deleted" if known else "unknown_customer"})
+            return json_response(200, {"outcome": str(deleted)})
         assert platform_event.partner_key
         referral = Referral(
             customer_key=platform_event.customer_key,
@@ -179,7 +184,16 @@ class ReferralsEndpoint:
             raise RequestRejected(400, "malformed_event", str(exc)) from exc
         # The platform's own reassignment (customer.updated) is authoritative.
         last_touch = self.last_touch or platform_event.event == "customer.updated"
-        outcome, current = self.store.put_referral(referral, last_touch=last_touch)
+        outcome, current = self.store.put_referral(
+            referral, last_touch=last_touch, platform_at_ms=platform_event.occurred_at_ms
+        )
+        if outcome is ReferralOutcome.STALE:
+            _count(str(outcome))
+            obs.logger.info(
+                "stale platform delivery: a newer one was applied; nothing changed",
+                extra={"customer_key": loggable_key(referral.customer_key), "event": platform_event.event},
+            )
+            return json_response(200, {"outcome": str(outcome), "customer_key": referral.customer_key})
         body = self._after_store(referral, outcome, current, mirror=False)
         # The platform is told 200 even on a first-touch conflict: retrying cannot change it.
         return json_response(200, body)

@@ -40,6 +40,18 @@ class ReferralOutcome(enum.StrEnum):
     UNCHANGED = "unchanged"
     UPDATED = "updated"  # last touch replaced the partner
     CONFLICT = "conflict"  # first touch kept the existing partner
+    STALE = "stale"  # the platform already applied a newer delivery for this customer
+    DELETED = "deleted"
+    UNKNOWN_CUSTOMER = "unknown_customer"  # deleted before we ever knew it (tombstone kept)
+
+
+def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
+    """True when the stored item already reflects a platform delivery at least as new.
+    A deletion wins a tie: a created and a deleted with the same time stay deleted."""
+    applied = stored.get("platform_at")
+    if applied is None:
+        return False
+    return int(applied) >= platform_at_ms if stored.get("deleted") else int(applied) > platform_at_ms
 
 
 class ReferralsStore:
@@ -64,11 +76,18 @@ class ReferralsStore:
             source=values.get("source", "api"),
         )
 
-    def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]:
+    def put_referral(
+        self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None
+    ) -> tuple[ReferralOutcome, Referral]:
         """Store a referral and its aliases; returns what happened and the referral in force.
 
         A different partner for a known customer is a conflict under first touch: the
         existing partner stays, and the claim is recorded (``CONFLICT#<time>``) for explain.
+
+        ``platform_at_ms`` (the platform's own deliveries): the payload's time. The item
+        keeps the newest time applied (``platform_at``); every write is conditioned on it,
+        so an older delivery, however late it arrives, changes nothing and is recorded
+        as ``STALE#<time>`` instead.
         """
         now = int(time.time())
         values = {
@@ -80,25 +99,54 @@ class ReferralsStore:
             "paddle_customer_id": referral.paddle_customer_id,
             "source": referral.source,
             "created_at": now,
+            "platform_at": platform_at_ms,
         }
+        order = "" if platform_at_ms is None else " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
+        order_values = {} if platform_at_ms is None else {":at": {"N": str(platform_at_ms)}}
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=to_item(values),
-                ConditionExpression="attribute_not_exists(pk) OR deleted = :true",
-                ExpressionAttributeValues={":true": {"BOOL": True}},
+                ConditionExpression=f"(attribute_not_exists(pk) OR deleted = :true){order}",
+                ExpressionAttributeValues={":true": {"BOOL": True}, **order_values},
             )
             outcome, current = ReferralOutcome.CREATED, referral
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
+            stored = self._stored(referral.customer_key)
+            if platform_at_ms is not None and stored is not None and _newer_applied(stored, platform_at_ms):
+                self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
+                return ReferralOutcome.STALE, self.find_referral(referral.customer_key) or referral
             existing = self.find_referral(referral.customer_key)
             if existing is None or existing.partner_key == referral.partner_key:
+                if platform_at_ms is not None:
+                    self._advance_platform_time(referral.customer_key, platform_at_ms)
                 outcome, current = ReferralOutcome.UNCHANGED, existing or referral
             elif last_touch:
-                self._client.put_item(TableName=self._table, Item=to_item(values))
+                try:
+                    self._client.put_item(
+                        TableName=self._table,
+                        Item=to_item(values),
+                        **(
+                            {
+                                "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
+                                "ExpressionAttributeValues": order_values,
+                            }
+                            if order_values
+                            else {}
+                        ),
+                    )
+                except Exception as race:
+                    if not is_conditional_failure(race) or platform_at_ms is None:
+                        raise
+                    # A newer delivery was applied between our read and this write.
+                    self._record_stale(referral.customer_key, referral.source, platform_at_ms, None)
+                    return ReferralOutcome.STALE, existing
                 outcome, current = ReferralOutcome.UPDATED, referral
             else:
+                if platform_at_ms is not None:
+                    self._advance_platform_time(referral.customer_key, platform_at_ms)
                 self._client.put_item(
                     TableName=self._table,
                     Item=to_item(
@@ -122,22 +170,70 @@ class ReferralsStore:
                 self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
         return outcome, current
 
-    def mark_deleted(self, customer_key: str) -> bool:
+    def mark_deleted(self, customer_key: str, platform_at_ms: int) -> ReferralOutcome:
         """Deleted customers stop being attributed; the item stays for ``explain``.
-        False when the customer was never known (nothing to delete)."""
+
+        Ordered like the platform's other deliveries (``platform_at``). A deletion for a
+        customer never seen leaves a tombstone, so the platform's older
+        ``customer.created`` arriving after it cannot bring the customer back.
+        """
+        try:
+            previous = self._client.update_item(
+                TableName=self._table,
+                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
+                ConditionExpression="attribute_not_exists(platform_at) OR platform_at <= :at",
+                ExpressionAttributeValues={
+                    ":true": {"BOOL": True},
+                    ":now": {"N": str(int(time.time()))},
+                    ":at": {"N": str(platform_at_ms)},
+                },
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            self._record_stale(customer_key, "partnero", platform_at_ms, self._stored(customer_key))
+            return ReferralOutcome.STALE
+        known = previous is not None and "partner_key" in previous
+        return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
+
+    def _stored(self, customer_key: str) -> dict[str, Any] | None:
+        """The referral item as stored, deleted or not."""
+        item = self._client.get_item(
+            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def _advance_platform_time(self, customer_key: str, platform_at_ms: int) -> None:
+        """A newer delivery that changed nothing still moves the clock, so an older one
+        arriving after it is recognised as stale."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
-                UpdateExpression="SET deleted = :true, deleted_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"N": str(int(time.time()))}},
+                UpdateExpression="SET platform_at = :at",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(platform_at) OR platform_at < :at)",
+                ExpressionAttributeValues={":at": {"N": str(platform_at_ms)}},
             )
         except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+            if not is_conditional_failure(exc):
+                raise
+
+    def _record_stale(self, customer_key: str, source: str, platform_at_ms: int, stored: dict[str, Any] | None) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": f"CUSTOMER#{customer_key}",
+                    "sk": f"STALE#{time.time():017.6f}",
+                    "source": source,
+                    "delivery_at_ms": platform_at_ms,
+                    "applied_at_ms": (stored or {}).get("platform_at"),
+                    "at": int(time.time()),
+                }
+            ),
+        )
 
     # -- customer aliases --------------------------------------------------------------
     def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:

@@ -130,3 +130,7 @@ def validate_referral(referral: Referral) -> None:
     ):
         if value is not None:
             _id(field, value)
+
+
+def validate_customer_key(customer_key: str) -> None:
+    _text("customer_key", customer_key)
