@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from affiliate_bridge import observability as obs
 from affiliate_bridge.forwarding import Forwarder
+from affiliate_bridge.identity import redact_emails
 from affiliate_bridge.partnero_client import PermanentError, RetryableError
 from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction
 from affiliate_bridge.secrets import SecretNotConfigured
@@ -129,6 +130,9 @@ class ForwarderBatch:
     def _dead_letter(
         self, record: SQSRecord, reason: str, detail: str, provider: str, status: int | None = None, body: str = ""
     ) -> None:
+        # The API's answer may echo the customer's email ("email already taken"): the
+        # dead-letter queue keeps it for days, so it is redacted like a log line.
+        detail, body = redact_emails(detail), redact_emails(body)
         attributes = {
             "failure_reason": {"DataType": "String", "StringValue": reason},
             "failure_detail": {"DataType": "String", "StringValue": detail[:1000] or reason},
