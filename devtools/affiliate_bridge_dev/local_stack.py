@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from affiliate_bridge.settings import ConfigurationError
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
 
 ROUTES = {
@@ -283,7 +284,12 @@ def main() -> None:
     config = load_config()
     stack = LocalStack(config)
     started = time.monotonic()
-    stack.start()
+    try:
+        stack.start()
+    except ConfigurationError as exc:
+        # The same check a Lambda container makes at start; say it in one line.
+        print(f"make run: configuration error: {exc}", file=sys.stderr)
+        os._exit(2)  # threads (moto, sandbox) may already run; do not wait for them
     _say(f"started in {time.monotonic() - started:.1f} s")
 
     def stop(signum: int, frame: Any) -> None:
