@@ -76,7 +76,7 @@ def test_rate_limit_is_retryable_with_its_retry_after(sandbox: SandboxServer) ->
     assert (info.value.status, info.value.retry_after) == (429, 42.0)
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+@pytest.mark.parametrize("status", [500, 501, 502, 503, 504, 505, 507, 520, 524, 530, 408, 425])
 def test_server_errors_are_retryable(sandbox: SandboxServer, status: int) -> None:
     requests.post(sandbox.url + "/_sandbox/faults", json={"status": status, "count": 1}, timeout=5)
     with pytest.raises(RetryableError):
@@ -147,3 +147,43 @@ def test_other_apis_wordings_are_classified(status: int, body: dict, expected: s
                 client.create_transaction("t", "c", Money(1, "USD"))
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_never_followed_for_writes(status: int) -> None:
+    """requests would turn a redirected POST into a GET: nothing created, yet "ok"."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.command)
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            self.send_response(status)
+            self.send_header("Location", "https://api.example/v1/transactions")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET = do_DELETE = _answer  # noqa: N815 (http.server names)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = PartneroClient(f"http://127.0.0.1:{server.server_address[1]}", lambda: KEY)
+    try:
+        for call in (
+            lambda: client.create_transaction("t", "c", Money(1, "USD")),
+            lambda: client.create_customer("c", "p", None),
+            lambda: client.delete_transaction("t"),
+        ):
+            with pytest.raises(RetryableError) as info:
+                call()
+            assert info.value.status == status and "https://api.example/v1/transactions" in str(info.value)
+    finally:
+        server.shutdown()
+    assert seen == ["POST", "POST", "DELETE"]  # one request each, no follow-up GET

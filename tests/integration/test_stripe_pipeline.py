@@ -226,3 +226,49 @@ def test_a_message_round_trips_through_the_schema() -> None:
     for message in (sale, reversal):
         assert TransactionMessage.from_json(message.to_json()) == message
     assert json.loads(sale.to_json())["kind"] == "sale"
+
+
+def test_invoice_paid_and_invoice_payment_succeeded_together_stay_one_transaction(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="both-1", partner_key="ann", stripe_customer_id="cus_both")
+    invoice = s.invoice(amount_paid=4900, customer="cus_both")
+    for event_type in ("invoice.payment_succeeded", "invoice.paid", "invoice.payment_succeeded"):
+        assert bridge.post_stripe(s.event(event_type, invoice))["statusCode"] == 200
+    bridge.drain()
+    assert bridge.active_transactions() == {f"stripe-{invoice['id']}": (49.0, "both-1")}
+
+
+def test_a_batch_of_routine_retries_reports_failures_instead_of_raising(bridge: Bridge) -> None:
+    """Every record waits for a busy API: the function must not error (the Lambda Errors
+    alarm would fire on every 503); each record is reported failed and retried."""
+    bridge.add_referral(customer_key="busy-1", partner_key="ann", stripe_customer_id="cus_busy")
+    bridge.inject_fault(503, count=1, retry_after=0)
+    bridge.post_stripe(s.event("checkout.session.completed", s.checkout_session(amount_total=700, customer="cus_busy")))
+    first = bridge.mapping.poll_once()
+    assert (first.received, first.failed, first.handler_error) == (1, 1, None)
+    bridge.drain()
+    assert list(bridge.active_transactions().values()) == [(7.0, "busy-1")]
+
+
+def test_an_unexpected_failure_is_logged_with_its_reason_and_counted(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from affiliate_bridge.payment_state_store import PaymentStateStore
+    from tests.integration.test_observability import _json_lines, logs_to_current_stdout
+
+    bridge.add_referral(customer_key="bug-1", partner_key="ann", stripe_customer_id="cus_bug")
+    bridge.post_stripe(s.event("checkout.session.completed", s.checkout_session(amount_total=700, customer="cus_bug")))
+
+    def broken(self: PaymentStateStore, transaction_key: str) -> None:
+        raise RuntimeError("DynamoDB is having a day")
+
+    monkeypatch.setattr(PaymentStateStore, "load", broken)
+    capsys.readouterr()
+    with logs_to_current_stdout():
+        result = bridge.mapping.poll_once()
+    lines = _json_lines(capsys.readouterr().out)
+    assert (result.failed, result.handler_error) == (1, None)
+    failures = [line for line in lines if line.get("message") == "message failed: SQS will retry it"]
+    assert (
+        failures and failures[0]["reason"] == "RuntimeError" and "DynamoDB is having a day" in failures[0]["exception"]
+    )
+    assert any("ForwardErrors" in json.dumps(line.get("_aws", {})) for line in lines)

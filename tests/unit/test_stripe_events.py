@@ -260,3 +260,12 @@ def test_missing_fields_are_malformed(mutate: Any) -> None:
     mutate(event)
     with pytest.raises(MalformedEvent):
         normalise_stripe_event(event, RULES)
+
+
+def test_invoice_payment_succeeded_is_the_same_sale_as_invoice_paid() -> None:
+    invoice = s.invoice(amount_paid=4900)
+    paid = normalise_stripe_event(s.event("invoice.paid", invoice), RULES)
+    succeeded = normalise_stripe_event(s.event("invoice.payment_succeeded", invoice), RULES)
+    assert isinstance(paid, Payment) and isinstance(succeeded, Payment)
+    assert succeeded.transaction_key == paid.transaction_key == f"stripe-{invoice['id']}"
+    assert (succeeded.paid, succeeded.commissionable) == (paid.paid, paid.commissionable)

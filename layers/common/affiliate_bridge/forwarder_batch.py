@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from affiliate_bridge import observability as obs
-from affiliate_bridge.forwarding import Forwarder
+from affiliate_bridge.forwarding import Forwarder, ForwardResult
 from affiliate_bridge.identity import redact_emails
 from affiliate_bridge.partnero_client import PermanentError, RetryableError
 from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction
@@ -58,6 +58,10 @@ class ForwarderBatch:
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A batch whose every record waits for a busy API is routine, not a function
+        # error: report the failures instead of raising, so the Lambda Errors alarm means
+        # a real fault. Unexpected failures are logged and counted (FORWARD_ERRORS).
+        processor.raise_on_entire_batch_failure = False
         response = process_partial_response(
             event=event, record_handler=self._record, processor=processor, context=context
         )
@@ -73,7 +77,7 @@ class ForwarderBatch:
             correlation_id=message.event_id, transaction_key=message.transaction_key, message_id=record.message_id
         )
         try:
-            result = self.forwarder.forward(message)
+            result = self._forward(message)
         except RetryableError as exc:
             delay = self._retry_later(record, exc.retry_after)
             count(obs.FORWARD_RETRIES, message.provider)
@@ -114,6 +118,19 @@ class ForwarderBatch:
                 "applied_minor": result.state.applied_minor,
             },
         )
+
+    def _forward(self, message: TransactionMessage) -> ForwardResult:
+        """The use case, with every unexpected failure logged with its reason and counted:
+        SQS retries the message, and a poison message is visible long before it reaches
+        the dead-letter queue."""
+        try:
+            return self.forwarder.forward(message)
+        except (RetryableError, PermanentError, SecretNotConfigured):
+            raise
+        except Exception as exc:
+            count(obs.FORWARD_ERRORS, message.provider)
+            obs.logger.exception("message failed: SQS will retry it", extra={"reason": type(exc).__name__})
+            raise
 
     def _retry_later(self, record: SQSRecord, retry_after: float | None) -> int:
         delay = backoff_seconds(

@@ -76,7 +76,10 @@ REFERRALS = "Referrals"
 FORWARDED = "TransactionsForwarded"
 REVERSED = "TransactionsReversed"
 FORWARD_RETRIES = "ForwardRetries"
-FORWARD_FAILURES = "ForwardFailures"
+FORWARD_FAILURES = "ForwardFailures"  # dead-lettered by the forwarder (permanent answer)
+# Unexpected failures (a bug, DynamoDB down): the "forwarder failing" alarm watches this,
+# not Lambda Errors, which a batch of routine retries no longer raises.
+FORWARD_ERRORS = "ForwardErrors"
 # A reversal for a payment the forwarder has no sale for (yet): normal for a refund that
 # beats its sale, a sign of a missing invoice_payment.paid subscription if it persists.
 ORPHAN_REVERSALS = "ReversalsWithoutSale"

@@ -7,8 +7,11 @@ forwarder can act on them:
 * 2xx -> done; 422 "key has already been taken" on create -> done (idempotent retry);
 * 404 on delete -> done (already gone);
 * unknown customer on create -> ``UnknownCustomer`` (create the customer, then retry);
-* 408, 425, 429, 5xx, timeouts, connection errors -> ``RetryableError`` (with the
+* 408, 425, 429, every 5xx, timeouts, connection errors -> ``RetryableError`` (with the
   Retry-After the API asked for, if any);
+* 3xx -> ``RetryableError`` naming the redirect target: redirects are never followed
+  (``requests`` turns a redirected POST into a GET, so a write would silently not
+  happen), and a redirect that persists ends in the dead-letter queue after the retries;
 * any other 4xx -> ``PermanentError``: retrying cannot help; the message goes to the
   dead-letter queue with this reason.
 """
@@ -28,7 +31,13 @@ from requests.adapters import HTTPAdapter
 from affiliate_bridge.money import Money
 
 CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Among 4xx only these are worth retrying; every 5xx is (501, 505, 507, Cloudflare's 520-530
+# are as transient from here as 503).
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def is_retryable_status(status: int) -> bool:
+    return status >= 500 or status in RETRYABLE_CLIENT_STATUSES
 
 
 class AffiliateApiError(Exception):
@@ -137,10 +146,18 @@ class PartneroClient:
                 json=json_body,
                 timeout=self._timeout,
                 headers={"Authorization": f"Bearer {self._api_key()}"},
+                allow_redirects=False,
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise RetryableError(f"{method} {path}: {type(exc).__name__}") from exc
-        if response.status_code in RETRYABLE_STATUSES:
+        if 300 <= response.status_code < 400:
+            raise RetryableError(
+                f"{method} {path}: HTTP {response.status_code} redirect to"
+                f" {response.headers.get('Location', '(no Location)')} not followed (check PARTNERO_API_URL)",
+                response.status_code,
+                response.text,
+            )
+        if is_retryable_status(response.status_code):
             raise RetryableError(
                 f"{method} {path}: HTTP {response.status_code}",
                 response.status_code,

@@ -35,7 +35,13 @@ from affiliate_bridge.money import CurrencyError, Money
 
 PROVIDER = "stripe"
 
-SALE_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded", "invoice.paid"})
+# invoice.payment_succeeded is what many integrations enable instead of invoice.paid; for
+# a paid invoice both carry the same invoice, so they land on the same key (enabling both
+# stays one transaction).
+INVOICE_SALE_EVENTS = frozenset({"invoice.paid", "invoice.payment_succeeded"})
+SALE_EVENTS = (
+    frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"}) | INVOICE_SALE_EVENTS
+)
 DISPUTE_EVENTS = frozenset(
     {
         "charge.dispute.created",
@@ -106,7 +112,7 @@ def normalise_stripe_event(event: Mapping[str, Any], rules: EventRules) -> Norma
 
     if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         return _checkout_session(event_id, event_type, occurred_at, obj, rules, ignored)
-    if event_type == "invoice.paid":
+    if event_type in INVOICE_SALE_EVENTS:
         return _invoice_paid(event_id, event_type, occurred_at, obj, rules)
     if event_type == "invoice_payment.paid":
         return _invoice_payment(event_id, event_type, obj, ignored)
