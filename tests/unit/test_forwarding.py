@@ -153,3 +153,45 @@ def test_an_older_dispute_update_does_not_override_a_newer_one() -> None:
     fwd.forward(replace(dispute("won"), occurred_at=1_700_000_500))
     fwd.forward(replace(dispute("lost"), occurred_at=1_700_000_400))  # delivered late
     assert api.active() == {KEY: Money(1000, "USD")}
+
+
+def _dispute_at(status: str, at: int, amount: int = 1200) -> TransactionMessage:
+    message = dispute(status, amount)
+    return TransactionMessage(
+        provider=message.provider,
+        event_id=f"evt_{status}_{at}",
+        event_type=message.event_type,
+        transaction_key=message.transaction_key,
+        occurred_at=at,
+        reversal=message.reversal,
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        # Stripe: opened (t=1), then won (t=3); a late retry of the open (t=1) or of a
+        # funds-withdrawn update (t=2) arrives after the win and must change nothing.
+        ([("open", 1), ("won", 3), ("open", 1)], 1000),
+        ([("won", 3), ("open", 2)], 1000),
+        ([("won", 3), ("lost", 3)], 1000),  # a tie never moves a closed dispute
+        # Lost, then a newer win (Paddle's chargeback_reverse): the commission comes back.
+        ([("lost", 2), ("won", 5)], 1000),
+        ([("won", 5), ("lost", 2)], 1000),
+        # Lost for good, whatever stale update follows.
+        ([("lost", 4), ("open", 1)], 0),
+        ([("open", 1), ("lost", 4)], 0),
+    ],
+)
+def test_dispute_updates_are_ordered_and_closed_disputes_are_final(
+    history: list[tuple[str, int]], expected: int
+) -> None:
+    state = fold(PaymentState(transaction_key="stripe-in_1"), sale())
+    for status, at in history:
+        state = fold(state, _dispute_at(status, at))
+    assert state.desired_minor() == expected
+
+
+def test_a_lost_dispute_for_part_of_the_charge_keeps_the_proportional_commission() -> None:
+    state = fold(fold(PaymentState(transaction_key="stripe-in_1"), sale()), _dispute_at("lost", 2, amount=300))
+    assert state.desired_minor() == 1000 * (1200 - 300) // 1200

@@ -88,13 +88,8 @@ def fold(state: PaymentState, message: TransactionMessage) -> PaymentState:
     if reversal.reason == "dispute":
         disputes = dict(state.reversals.disputes)
         current = disputes.get(reversal.source_id)
-        if current:
-            # Providers deliver out of order: an older update never overrides a newer
-            # one, and a closed dispute is not reopened by a late "open" update.
-            if int(current.get("at", 0)) > message.occurred_at:
-                return state
-            if current["status"] != DisputeStatus.OPEN and reversal.dispute_status == DisputeStatus.OPEN:
-                return state
+        if current and not _dispute_update_applies(current, reversal.dispute_status, message.occurred_at):
+            return state
         disputes[reversal.source_id] = {
             "amount": reversal.reversed_minor,
             "status": reversal.dispute_status,
@@ -104,6 +99,23 @@ def fold(state: PaymentState, message: TransactionMessage) -> PaymentState:
     refunds = dict(state.reversals.refunds)
     refunds[reversal.source_id] = max(refunds.get(reversal.source_id, 0), reversal.reversed_minor)
     return replace(state, currency=currency, reversals=replace(state.reversals, refunds=refunds))
+
+
+def _dispute_update_applies(current: dict[str, Any], incoming: str | None, occurred_at: int) -> bool:
+    """Providers deliver out of order and retry late: an older update never overrides a
+    newer one. A closed dispute is final (a won one whatever comes after, so a stale
+    retry cannot take the commission back), except that a lost one becomes won by a
+    strictly newer event: Paddle's chargeback_reverse, the only way a chargeback is won
+    back there."""
+    current_at = int(current.get("at", 0))
+    if occurred_at < current_at:
+        return False
+    status = current["status"]
+    if status == DisputeStatus.WON:
+        return False
+    if status == DisputeStatus.LOST:
+        return incoming == DisputeStatus.WON and occurred_at > current_at
+    return True
 
 
 @dataclass(frozen=True)
