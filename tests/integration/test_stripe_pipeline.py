@@ -272,3 +272,23 @@ def test_an_unexpected_failure_is_logged_with_its_reason_and_counted(
         failures and failures[0]["reason"] == "RuntimeError" and "DynamoDB is having a day" in failures[0]["exception"]
     )
     assert any("ForwardErrors" in json.dumps(line.get("_aws", {})) for line in lines)
+
+
+def test_records_are_handed_back_untouched_when_the_invocation_is_about_to_time_out(bridge: Bridge) -> None:
+    from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
+
+    bridge.add_referral(customer_key="late-1", partner_key="ann", stripe_customer_id="cus_late")
+    for amount in (100, 200, 300):
+        bridge.post_stripe(
+            s.event("checkout.session.completed", s.checkout_session(amount_total=amount, customer="cus_late"))
+        )
+    # Ten seconds left, less than one API call may take (PARTNERO_TIMEOUT_SECONDS + 5).
+    hurried = EventSourceMapping(
+        bridge.sqs, bridge.resources.queue_url, bridge.forwarder, batch_size=10, function_timeout_seconds=10
+    )
+    result = hurried.poll_once()
+    assert (result.received, result.failed, result.handler_error) == (3, 3, None)
+    assert bridge.sandbox_state()["transactions"] == {}
+    assert bridge.table_items() and not any(i["pk"]["S"].startswith("PAYMENT#") for i in bridge.table_items())
+    bridge.drain()  # visible again at once, and forwarded by a normal invocation
+    assert sorted(amount for amount, _ in bridge.active_transactions().values()) == [1.0, 2.0, 3.0]

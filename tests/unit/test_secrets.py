@@ -51,3 +51,16 @@ def test_local_defaults_are_usable() -> None:
 
     for name in ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET", "REFERRALS_API_TOKEN", "PARTNERO_WEBHOOK_SECRET"):
         assert resolve_secrets(name, DEFAULTS)
+
+
+def test_timeouts_take_decimals_and_refuse_nonsense() -> None:
+    from affiliate_bridge.settings import ConfigurationError, Settings
+
+    assert Settings.from_env({"PARTNERO_TIMEOUT_SECONDS": "2.5"}).partnero_timeout_seconds == 2.5
+    for bad in ("0", "-1", "nan", "inf", "ten"):
+        with pytest.raises(ConfigurationError):
+            Settings.from_env({"PARTNERO_TIMEOUT_SECONDS": bad})
+    for name in ("STRIPE_TOLERANCE_SECONDS", "PADDLE_TOLERANCE_SECONDS"):
+        for bad in ("0", "-30"):
+            with pytest.raises(ConfigurationError):
+                Settings.from_env({name: bad})

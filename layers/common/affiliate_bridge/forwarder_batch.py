@@ -42,6 +42,10 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds:
     return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
 
 
+class DeadlineReached(RuntimeError):
+    """Not enough time left in this invocation to forward the record safely."""
+
+
 def count(name: str, provider: str, value: int = 1) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=obs.NAMESPACE) as metric:
         metric.add_dimension(name="provider", value=provider)
@@ -55,6 +59,10 @@ class ForwarderBatch:
     dead_letter_queue_url: str
     retry_base_seconds: int = 30
     retry_max_seconds: int = 900
+    # Time a record needs in the worst case: one affiliate API call at its timeouts
+    # (connect + read) plus the DynamoDB writes around it. A record is not started with
+    # less than this left before the Lambda timeout.
+    deadline_margin_seconds: float = 15.0
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -67,7 +75,15 @@ class ForwarderBatch:
         )
         return dict(response)
 
-    def _record(self, record: SQSRecord) -> None:
+    def _record(self, record: SQSRecord, lambda_context: Any = None) -> None:
+        if self._out_of_time(lambda_context):
+            # Untouched: hand it straight back (visible now) rather than start a call the
+            # Lambda timeout would cut off mid-way; the receive it cost is the only loss.
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0
+            )
+            count(obs.DEADLINE_RETURNS, "all")
+            raise DeadlineReached(record.message_id)
         try:
             message = TransactionMessage.from_json(record.body)
         except UnreadableMessage as exc:
@@ -118,6 +134,10 @@ class ForwarderBatch:
                 "applied_minor": result.state.applied_minor,
             },
         )
+
+    def _out_of_time(self, lambda_context: Any) -> bool:
+        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        return callable(remaining) and remaining() < self.deadline_margin_seconds * 1000
 
     def _forward(self, message: TransactionMessage) -> ForwardResult:
         """The use case, with every unexpected failure logged with its reason and counted:

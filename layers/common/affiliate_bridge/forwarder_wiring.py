@@ -30,4 +30,5 @@ def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> Forwar
         settings.dead_letter_queue_url,
         retry_base_seconds=settings.retry_base_seconds,
         retry_max_seconds=settings.retry_max_seconds,
+        deadline_margin_seconds=settings.partnero_timeout_seconds + 5,
     )

@@ -80,6 +80,8 @@ FORWARD_FAILURES = "ForwardFailures"  # dead-lettered by the forwarder (permanen
 # Unexpected failures (a bug, DynamoDB down): the "forwarder failing" alarm watches this,
 # not Lambda Errors, which a batch of routine retries no longer raises.
 FORWARD_ERRORS = "ForwardErrors"
+# Records handed back untouched because the invocation was about to time out.
+DEADLINE_RETURNS = "RecordsReturnedAtDeadline"
 # A reversal for a payment the forwarder has no sale for (yet): normal for a refund that
 # beats its sale, a sign of a missing invoice_payment.paid subscription if it persists.
 ORPHAN_REVERSALS = "ReversalsWithoutSale"

@@ -42,6 +42,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from exc
 
 
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not 0 < value < float("inf"):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value <= 0:
@@ -90,7 +103,7 @@ class Settings:
             late_attribution_days=_int(env, "LATE_ATTRIBUTION_DAYS", 7),
             create_customer_on_referral=_flag(env, "CREATE_CUSTOMER_ON_REFERRAL", False),
             partnero_api_url=env.get("PARTNERO_API_URL", "https://api.partnero.com").rstrip("/"),
-            partnero_timeout_seconds=float(_int(env, "PARTNERO_TIMEOUT_SECONDS", 10)),
+            partnero_timeout_seconds=_positive_float(env, "PARTNERO_TIMEOUT_SECONDS", 10.0),
             ledger_ttl_days=_int(env, "LEDGER_TTL_DAYS", 400),
             attribution_last_touch=_flag(env, "ATTRIBUTION_LAST_TOUCH", False),
             retry_base_seconds=_int(env, "RETRY_BASE_SECONDS", 30),
