@@ -187,3 +187,50 @@ def test_redirects_are_never_followed_for_writes(status: int) -> None:
     finally:
         server.shutdown()
     assert seen == ["POST", "POST", "DELETE"]  # one request each, no follow-up GET
+
+
+@pytest.mark.parametrize(
+    ("errors", "second_call_has"),
+    [
+        ({"customer.key": ["The customer key has already been taken."]}, None),
+        ({"customer.email": ["The email has already been taken."]}, "partner-only"),
+    ],
+)
+def test_one_call_first_sale_falls_back_only_when_the_customer_exists(
+    errors: dict[str, list[str]], second_call_has: str | None
+) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    bodies: list[dict[str, object]] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            bodies.append(body)
+            refuse = len(bodies) == 1
+            data = json.dumps({"message": "invalid", "errors": errors} if refuse else {"data": {}}).encode()
+            self.send_response(422 if refuse else 201)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = PartneroClient(f"http://127.0.0.1:{server.server_address[1]}", lambda: KEY)
+    try:
+        answer = client.create_transaction("t1", "c1", Money(500, "USD"), None, NewCustomer("p1", "c1@example.com"))
+    finally:
+        server.shutdown()
+    assert answer.status == 201 and not answer.duplicate
+    first, second = bodies
+    assert first["options"] == {"create_customer": True}
+    assert first["customer"] == {"key": "c1", "partner": {"key": "p1"}, "email": "c1@example.com"}
+    if second_call_has is None:
+        assert "options" not in second and second["customer"] == {"key": "c1"}
+    else:
+        assert second["customer"] == {"key": "c1", "partner": {"key": "p1"}}

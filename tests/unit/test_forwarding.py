@@ -56,12 +56,13 @@ def forwarder() -> tuple[Forwarder, MemoryAffiliateApi, MemoryStates, MemoryLedg
     return Forwarder(states, ledger, api), api, states, ledger
 
 
-def test_sale_creates_customer_then_one_transaction() -> None:
+def test_a_first_sale_creates_customer_and_transaction_in_one_call() -> None:
     fwd, api, _, ledger = forwarder()
     fwd.forward(sale())
     assert api.active() == {KEY: Money(1000, "USD")}
-    assert api.calls == [f"POST {KEY}", "CUSTOMER user-1", f"POST {KEY}"]
-    assert [a["result"] for _, a in ledger.attempts] == ["UnknownCustomer", "ok", "ok"]
+    assert api.calls == [f"POST {KEY}"]
+    assert api.customers == {"user-1": "partner-a"}
+    assert [a["result"] for _, a in ledger.attempts] == ["ok"]
 
 
 def test_duplicate_sales_make_one_transaction() -> None:
@@ -70,7 +71,7 @@ def test_duplicate_sales_make_one_transaction() -> None:
     fwd.forward(sale("evt_b"))  # invoice.paid after checkout.session.completed
     fwd.forward(sale("evt_a"))  # provider retry
     assert api.active() == {KEY: Money(1000, "USD")}
-    assert api.calls.count(f"POST {KEY}") == 2  # the first try found no customer
+    assert api.calls == [f"POST {KEY}"]  # later facts about the same money change nothing
 
 
 def test_partial_then_full_refund() -> None:

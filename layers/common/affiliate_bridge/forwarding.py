@@ -101,11 +101,10 @@ class Forwarder:
         assert sale is not None and state.currency is not None
         amount = Money(step.amount_minor, state.currency)
 
-        # A payment that created its own referral (partner key on a checkout-only sale)
-        # creates the customer in the same call; known customers never need it.
-        new_customer = (
-            NewCustomer(sale.partner_key, email) if sale.create_customer and not state.customer_known else None
-        )
+        # The partner is known, so a customer the API may not know yet is created in the
+        # same call (one call for a first sale instead of create -> 422 -> customer ->
+        # create). Once a transaction landed the customer exists and it is not sent again.
+        new_customer = NewCustomer(sale.partner_key, email) if not state.customer_known else None
 
         def create() -> ApiAnswer:
             return self.api.create_transaction(

@@ -6,6 +6,9 @@ forwarder can act on them:
 
 * 2xx -> done; 422 "key has already been taken" on create -> done (idempotent retry);
 * 404 on delete -> done (already gone);
+* a first sale creates its customer in the same call (``options.create_customer`` with
+  the partner); an answer that the customer or its email exists falls back to a plain
+  create for the existing customer;
 * unknown customer on create -> ``UnknownCustomer`` (create the customer, then retry);
 * 408, 425, 429, every 5xx, timeouts, connection errors -> ``RetryableError`` (with the
   Retry-After the API asked for, if any);
@@ -199,6 +202,14 @@ class PartneroClient:
         # 422 are all seen in the wild, so the message decides.
         if response.status_code in (400, 409, 422) and _says_taken(errors.get("key", "")):
             return ApiAnswer(response.status_code, duplicate=True)
+        if new_customer is not None and response.status_code in (400, 409, 422):
+            # The customer (or another with this email) already exists: the one-call
+            # create is not needed, fall back to a plain transaction for the customer.
+            taken = {field for field, text in errors.items() if field.startswith("customer") and _says_taken(text)}
+            if taken or _says_taken(errors.get("email", "")):
+                only_email = bool(taken) and all("email" in field for field in taken)
+                fallback = NewCustomer(new_customer.partner_key, None) if only_email and new_customer.email else None
+                return self.create_transaction(key, customer_key, amount, created_at, fallback)
         if response.status_code in (400, 404, 422) and "customer" in _error_text(response):
             raise UnknownCustomer("customer not known to the affiliate API", response.status_code, response.text)
         raise PermanentError(f"POST /v1/transactions: HTTP {response.status_code}", response.status_code, response.text)
