@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -314,3 +315,27 @@ def test_a_deletion_that_beats_the_creation_leaves_a_tombstone(bridge: Bridge) -
     assert _body(late)["outcome"] == "stale"
     sale = s.checkout_session(amount_total=1000, metadata={"customer_key": "ord-3"})
     assert _body(bridge.post_stripe(s.event("checkout.session.completed", sale)))["outcome"] == "unattributed"
+
+
+@pytest.mark.bridge_env(CREATE_CUSTOMER_ON_REFERRAL="true")
+def test_a_mirror_lost_to_a_failed_enqueue_is_sent_on_the_callers_retry(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from affiliate_bridge.transactions_queue import TransactionsQueue
+
+    real_send = TransactionsQueue.send
+    failures = iter([True])
+
+    def flaky(self: TransactionsQueue, message: Any) -> str:
+        if next(failures, False):
+            raise RuntimeError("SQS unavailable")
+        return real_send(self, message)
+
+    monkeypatch.setattr(TransactionsQueue, "send", flaky)
+    first = bridge.add_referral(customer_key="Jörg Müller 42", partner_key="kim", email="j@example.com")
+    assert first["statusCode"] == 500  # stored, but the mirror could not be queued: the caller retries
+    retry = bridge.add_referral(customer_key="Jörg Müller 42", partner_key="kim", email="j@example.com")
+    assert retry["statusCode"] == 200 and _body(retry)["outcome"] == "unchanged"
+    bridge.drain()
+    customers = bridge.sandbox_state()["customers"]
+    assert customers["Jörg Müller 42"]["partner"] == "kim"  # a key SQS refuses as a group id still works

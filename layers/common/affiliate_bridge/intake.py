@@ -78,6 +78,8 @@ class Queue(Protocol):
 class Parking(Protocol):
     def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int: ...
 
+    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class Intake:
@@ -199,12 +201,44 @@ class Intake:
                 reason="no referral matched and nothing to match a later one",
             )
         expires_at = self.parking.park(payment, identifiers, self.park_window_seconds)
+        # A referral stored meanwhile may have looked for parked payments before ours was
+        # written, found none, and gone. Both sides write first and read after (strongly
+        # consistent), so at least one of them sees the other: look once more. Should both
+        # send the sale, the forwarder folds the same fact into one transaction.
+        again = self._attribute_by(identifiers)
+        if again.attributed:
+            message_id = self.queue.send(sale_message(payment, again))
+            assert again.customer_key and again.rule
+            self.parking.mark_released(payment.transaction_key, again.customer_key, str(again.rule), expires_at)
+            self._learn_provider_id(payment, again)
+            return IntakeResult(
+                Outcome.ENQUEUED,
+                payment.transaction_key,
+                message_id,
+                again,
+                reason="the referral arrived while the payment was being parked",
+            )
         return IntakeResult(
             Outcome.UNATTRIBUTED,
             payment.transaction_key,
             attribution=attribution,
             reason=f"no referral matched; parked for a late referral until {expires_at} (unix time)",
         )
+
+    def _attribute_by(self, identifiers: list[tuple[str, str]]) -> Attribution:
+        """Attribution by the identifiers a payment was parked under, in precedence order
+        (what a late referral would match it by), without looking any of them up again."""
+        rules = {
+            "customer_key": AttributionRule.LATE_CUSTOMER_KEY,
+            str(AliasKind.EMAIL): AttributionRule.LATE_EMAIL,
+        }
+        for kind, value in identifiers:
+            customer_key = value if kind == "customer_key" else self.referrals.find_customer_key(AliasKind(kind), value)
+            referral = self.referrals.find_referral(customer_key) if customer_key else None
+            if referral:
+                rule = rules.get(kind, AttributionRule.LATE_PROVIDER_CUSTOMER)
+                return Attribution(referral.customer_key, referral.partner_key, rule, (f"{rule}:matched on recheck",))
+        return Attribution(None, None, None)
 
     def _reversal(self, reversal: Reversal) -> IntakeResult:
         key = self.resolve_payment_key(reversal.provider, reversal.payment_refs)

@@ -62,7 +62,7 @@ class LateAttribution:
                     continue
                 rule = _RULES[kind]
                 message_id = self.queue.send(self._message(parked, referral, rule, email))
-                self.parked.mark_released(parked, referral.customer_key, str(rule))
+                self.parked.mark_released(parked.transaction_key, referral.customer_key, str(rule), parked.expires_at)
                 self.ledger.record_event(
                     parked.provider,
                     parked.event_id,

@@ -94,17 +94,17 @@ class ParkedPayments:
             TableName=self._table, Key=key(f"RELEASED#{transaction_key}", "RELEASED"), ConsistentRead=True
         )
 
-    def mark_released(self, parked: ParkedPayment, customer_key: str, rule: str) -> None:
+    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None:
         self._client.put_item(
             TableName=self._table,
             Item=to_item(
                 {
-                    "pk": f"RELEASED#{parked.transaction_key}",
+                    "pk": f"RELEASED#{transaction_key}",
                     "sk": "RELEASED",
                     "customer_key": customer_key,
                     "rule": rule,
                     "at": int(time.time()),
-                    "expires_at": parked.expires_at,
+                    "expires_at": expires_at,
                 }
             ),
         )

@@ -227,7 +227,10 @@ class ReferralsEndpoint:
             source=current.source,
         )
         released = self.late.release(in_force, email=referral.email)
-        if mirror and outcome is ReferralOutcome.CREATED:
+        # UNCHANGED too: when the enqueue failed after the referral was stored, the caller's
+        # retry finds it unchanged and must still mirror it. A repeat costs nothing: SQS drops
+        # the same message within five minutes, and the API answers "exists" after that.
+        if mirror and outcome in (ReferralOutcome.CREATED, ReferralOutcome.UNCHANGED):
             self.queue.send(customer_message(current.customer_key, current.partner_key, referral.email, "signup"))
         body["released_payments"] = released
         obs.logger.info(

@@ -12,6 +12,11 @@ Layout (one table, ``pk``/``sk`` strings):
 
 First touch wins: a referral or alias that exists is never overwritten unless the
 merchant chose last touch.
+
+Every read is strongly consistent: a payment parked while its referral is being stored
+must see that referral when it looks again (``Intake._park``), and an eventually
+consistent read could miss it and leave the payment parked for ever. On demand, the
+difference is half a read unit per lookup.
 """
 
 from __future__ import annotations
@@ -61,7 +66,9 @@ class ReferralsStore:
 
     # -- referrals ---------------------------------------------------------------------
     def find_referral(self, customer_key: str) -> Referral | None:
-        response = self._client.get_item(TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"))
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+        )
         item = response.get("Item")
         if not item:
             return None
@@ -256,7 +263,9 @@ class ReferralsStore:
         return True
 
     def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
-        response = self._client.get_item(TableName=self._table, Key=key(f"ALIAS#{kind}#{value}", "ALIAS"))
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"ALIAS#{kind}#{value}", "ALIAS"), ConsistentRead=True
+        )
         item = response.get("Item")
         return from_item(item)["customer_key"] if item else None
 
@@ -283,7 +292,7 @@ class ReferralsStore:
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None:
         item = self._client.get_item(
-            TableName=self._table, Key=key(f"PROFILE#{provider}#{customer_id}", "PROFILE")
+            TableName=self._table, Key=key(f"PROFILE#{provider}#{customer_id}", "PROFILE"), ConsistentRead=True
         ).get("Item")
         return from_item(item).get("email_hash") if item else None
 
@@ -295,6 +304,8 @@ class ReferralsStore:
         )
 
     def find_payment_key(self, provider: str, ref: str) -> str | None:
-        response = self._client.get_item(TableName=self._table, Key=key(f"PAYREF#{provider}#{ref}", "PAYREF"))
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"PAYREF#{provider}#{ref}", "PAYREF"), ConsistentRead=True
+        )
         item = response.get("Item")
         return from_item(item)["transaction_key"] if item else None

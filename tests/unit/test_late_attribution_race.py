@@ -1,0 +1,175 @@
+"""A referral racing the payment it should release, on real threads with injected latency.
+
+Webhook: attribute (no referral yet) -> park -> look again. Referral: store -> look for
+parked payments -> release. Whatever the interleaving, the payment must leave parking
+exactly once: never stuck (nobody released it), never doubled (the queue, like SQS within
+its five-minute window, drops a second send with the same deduplication id).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from affiliate_bridge.domain import CustomerRefs, Payment, Referral
+from affiliate_bridge.intake import Intake, Outcome
+from affiliate_bridge.late_attribution import LateAttribution
+from affiliate_bridge.money import Money
+from affiliate_bridge.parked_payments import ParkedPayment
+from affiliate_bridge.transaction_messages import TransactionMessage
+from affiliate_bridge.transactions_queue import deduplication_id
+from tests.unit.fakes import MemoryLedger, MemoryReferrals
+
+TRIALS = 3000
+
+
+def _pause() -> None:
+    """Latency injected at every store call: zero, a thread switch, or up to 300 µs."""
+    roll = random.random()
+    if roll < 0.3:
+        return
+    time.sleep(0 if roll < 0.6 else random.random() * 0.0003)
+
+
+class SlowReferrals(MemoryReferrals):
+    """Each call is atomic (DynamoDB single-item operations are), with latency around it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def _atomic(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        _pause()
+        with self.lock:
+            result = method(*args, **kwargs)
+        _pause()
+        return result
+
+    def find_referral(self, customer_key: str) -> Referral | None:
+        return self._atomic(super().find_referral, customer_key)  # type: ignore[no-any-return]
+
+    def find_customer_key(self, kind: Any, value: str) -> str | None:
+        return self._atomic(super().find_customer_key, kind, value)  # type: ignore[no-any-return]
+
+    def put_referral(self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None) -> Any:
+        return self._atomic(super().put_referral, referral, last_touch)
+
+
+@dataclass
+class SlowParking:
+    items: dict[tuple[str, str], dict[str, ParkedPayment]] = field(default_factory=dict)
+    released: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int:
+        parked = ParkedPayment(
+            payment.transaction_key,
+            payment.provider,
+            payment.event_id,
+            payment.event_type,
+            payment.occurred_at,
+            payment.paid.amount_minor,
+            payment.commissionable.amount_minor,
+            payment.paid.currency,
+            expires_at=2_000_000_000,
+        )
+        for identifier in identifiers:
+            _pause()
+            with self.lock:
+                self.items.setdefault(identifier, {})[payment.transaction_key] = parked
+        return parked.expires_at
+
+    def find(self, kind: str, value: str) -> list[ParkedPayment]:
+        _pause()
+        with self.lock:
+            return list(self.items.get((kind, value), {}).values())
+
+    def is_released(self, transaction_key: str) -> bool:
+        _pause()
+        with self.lock:
+            return transaction_key in self.released
+
+    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None:
+        _pause()
+        with self.lock:
+            self.released.add(transaction_key)
+
+
+@dataclass
+class DeduplicatingQueue:
+    sent: list[TransactionMessage] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: TransactionMessage) -> str:
+        _pause()
+        with self.lock:
+            dedup = deduplication_id(message)
+            if dedup not in self.seen:
+                self.seen.add(dedup)
+                self.sent.append(message)
+        return dedup
+
+
+def _trial(identifier: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]:
+    referrals, parking, queue, ledger = SlowReferrals(), SlowParking(), DeduplicatingQueue(), MemoryLedger()
+    intake = Intake(referrals, ledger, queue, parking=parking)  # type: ignore[arg-type]
+    late = LateAttribution(parking, queue, ledger)  # type: ignore[arg-type]
+    payment = Payment(
+        provider="stripe",
+        event_id="evt_race",
+        event_type="checkout.session.completed",
+        transaction_key="stripe-pi_race",
+        paid=Money(1000, "USD"),
+        commissionable=Money(1000, "USD"),
+        occurred_at=1_700_000_000,
+        customer=CustomerRefs(
+            customer_key="cust-1" if identifier == "customer_key" else None, provider_customer_id="cus_1"
+        ),
+    )
+    referral = Referral("cust-1", "partner-1", stripe_customer_id="cus_1")
+    start = threading.Barrier(2)
+    outcomes: list[Any] = []
+    errors: list[BaseException] = []
+
+    def webhook() -> None:
+        try:
+            start.wait()
+            outcomes.append(intake.accept(payment).outcome)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def backend() -> None:
+        try:
+            start.wait()
+            _, current = referrals.put_referral(referral)
+            late.release(current)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=webhook), threading.Thread(target=backend)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not errors, errors
+    return queue, parking, outcomes
+
+
+@pytest.mark.parametrize("identifier", ["customer_key", "stripe_customer"])
+def test_a_referral_racing_a_payment_releases_it_exactly_once(identifier: str) -> None:
+    paths: dict[str, int] = {}
+    for _ in range(TRIALS):
+        queue, _, outcomes = _trial(identifier)
+        sales = [m for m in queue.sent if m.sale is not None]
+        assert len(sales) == 1, f"{len(sales)} sale messages (stuck when 0, doubled when 2)"
+        assert sales[0].sale is not None and sales[0].sale.partner_key == "partner-1"
+        path = "attributed at once" if outcomes[0] is Outcome.ENQUEUED else "parked"
+        paths[path] = paths.get(path, 0) + 1
+    # The latency must really have produced both interleavings, or the test proves nothing.
+    assert len(paths) == 2, paths
