@@ -139,5 +139,13 @@ class MemoryAffiliateApi:
             self.transactions[key]["deleted"] = True
         return ApiAnswer(200)
 
+    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None:
+        self.calls.append(f"GET {key}")
+        held = self.transactions.get(key)
+        if held is None or held["deleted"]:
+            return None
+        amount: Money = held["amount"]
+        return amount.amount_minor
+
     def active(self) -> dict[str, Money]:
         return {k: v["amount"] for k, v in self.transactions.items() if not v["deleted"]}

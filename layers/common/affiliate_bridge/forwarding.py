@@ -1,10 +1,13 @@
 """The forwarder use case: fold one message into its payment, then bring the affiliate
 API in line with it.
 
-State is saved after every call that changed the API, so a crash between two calls
-resumes where it stopped: a create that landed but was not saved is retried under the
-same key and answered "already taken", which counts as done. Every call and its answer
-is written to the ledger for ``explain``.
+The ledger never trusts itself about the API. Before each call the intended call is
+saved (``PaymentState.pending``) and after it the result; a payment loaded with an intent
+still pending crashed (or failed to save) between the two, so the forwarder first reads
+what the API holds under that key and records that, whichever way the call went. A
+create answered "already taken" is checked the same way against the amount it holds.
+Then it plans again from the truth, one call at a time. Every call and its answer is
+written to the ledger for ``explain``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from affiliate_bridge.partnero_client import (
     PermanentError,
     UnknownCustomer,
 )
-from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, Step, fold, plan
+from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, PendingCall, Step, fold, plan
 from affiliate_bridge.transaction_messages import TransactionMessage
 
 
@@ -39,6 +42,8 @@ class AffiliateApi(Protocol):
 
     def delete_transaction(self, key: str) -> ApiAnswer: ...
 
+    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None: ...
+
 
 class StateStore(Protocol):
     def load(self, transaction_key: str) -> PaymentState: ...
@@ -48,6 +53,10 @@ class StateStore(Protocol):
 
 class AttemptLog(Protocol):
     def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None: ...
+
+
+# Calls per message at most: delete + create, plus a burnt key or a corrected amount.
+MAX_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -66,16 +75,63 @@ class Forwarder:
         if message.customer is not None:
             return self._mirror_customer(message)
         state = self.states.load(message.transaction_key)
+        if state.pending is not None:
+            state = self._resolve_pending(state, message.event_id)
         folded = fold(state, message)
         if folded != state:
             state = self.states.save(folded)
-        steps = tuple(plan(state))
         # The state keeps no email (only its hash); the message being handled may carry
         # one, for creating the customer with its first transaction.
         email = message.sale.customer_email if message.sale else None
-        for step in steps:
-            state = self._run(step, state, message.event_id, email)
-        return ForwardResult(state, steps)
+        done: list[Step] = []
+        # One call at a time, planning again after each: an answer ("already taken" with
+        # another amount) can change what the next call must be. Each round either moves
+        # the API one step closer or burns a revision key, so a few rounds always suffice.
+        for _ in range(MAX_ROUNDS):
+            steps = plan(state)
+            if not steps:
+                break
+            state = self._run(steps[0], state, message.event_id, email)
+            done.append(steps[0])
+        else:
+            if plan(state):
+                raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
+        return ForwardResult(state, tuple(done))
+
+    def _resolve_pending(self, state: PaymentState, event_id: str) -> PaymentState:
+        """A call was intended and its result never saved: ask the API what it holds."""
+        pending = state.pending
+        assert pending is not None
+        held = self._held(state, pending.key, event_id)
+        if pending.call == "create":
+            if held is None:  # did not land: plan again (the same key is tried again)
+                return self.states.save(replace(state, pending=None))
+            return self.states.save(
+                replace(
+                    state,
+                    pending=None,
+                    applied_key=pending.key,
+                    applied_minor=held,
+                    revision=state.revision + 1,
+                    customer_known=True,
+                )
+            )
+        if held is None:  # the delete landed
+            return self.states.save(replace(state, pending=None, applied_key=None, applied_minor=0))
+        return self.states.save(replace(state, pending=None, applied_key=pending.key, applied_minor=held))
+
+    def _held(self, state: PaymentState, key: str, event_id: str) -> int | None:
+        sale, currency = state.sale, state.currency
+        if sale is None or currency is None:
+            return None  # nothing was ever created without a sale
+        answer: list[int | None] = []
+
+        def look() -> ApiAnswer:
+            answer.append(self.api.find_transaction(key, sale.customer_key, currency))
+            return ApiAnswer(200)
+
+        self._call(state, "GET /v1/transactions", key, event_id, look)
+        return answer[0]
 
     def _mirror_customer(self, message: TransactionMessage) -> ForwardResult:
         """A signup mirrored at the affiliate API; "already exists" counts as done."""
@@ -93,13 +149,15 @@ class Forwarder:
 
     def _run(self, step: Step, state: PaymentState, event_id: str, email: str | None) -> PaymentState:
         if isinstance(step, DeleteTransaction):
+            state = self.states.save(replace(state, pending=PendingCall("delete", step.key)))
             self._call(
                 state, "DELETE /v1/transactions", step.key, event_id, lambda: self.api.delete_transaction(step.key)
             )
-            return self.states.save(replace(state, applied_key=None, applied_minor=0))
+            return self.states.save(replace(state, pending=None, applied_key=None, applied_minor=0))
         sale = state.sale
         assert sale is not None and state.currency is not None
         amount = Money(step.amount_minor, state.currency)
+        state = self.states.save(replace(state, pending=PendingCall("create", step.key, step.amount_minor)))
 
         # The partner is known, so a customer the API may not know yet is created in the
         # same call (one call for a first sale instead of create -> 422 -> customer ->
@@ -112,7 +170,7 @@ class Forwarder:
             )
 
         try:
-            self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+            answer = self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
         except UnknownCustomer:
             self._call(
                 state,
@@ -122,15 +180,24 @@ class Forwarder:
                 lambda: self.api.create_customer(sale.customer_key, sale.partner_key, email),
             )
             try:
-                self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+                answer = self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
             except UnknownCustomer as exc:
                 # Created a moment ago and still unknown: retrying will not help.
                 raise PermanentError("customer still unknown after it was created", exc.status, exc.body) from exc
+        held = step.amount_minor
+        if answer.duplicate:
+            # "Already taken" says only that the key exists: check what it holds.
+            found = self._held(state, step.key, event_id)
+            if found is None:
+                # Taken by a transaction deleted since: that key is spent, use the next.
+                return self.states.save(replace(state, pending=None, revision=state.revision + 1))
+            held = found
         return self.states.save(
             replace(
                 state,
+                pending=None,
                 applied_key=step.key,
-                applied_minor=step.amount_minor,
+                applied_minor=held,
                 revision=state.revision + 1,
                 customer_known=True,
             )

@@ -25,13 +25,14 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from affiliate_bridge.money import Money
+from affiliate_bridge.money import Money, minor_unit_exponent
 
 CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
 # Among 4xx only these are worth retrying; every 5xx is (501, 505, 507, Cloudflare's 520-530
@@ -117,6 +118,17 @@ def _field_errors(response: requests.Response) -> dict[str, str]:
     if "email" in text:
         return {"email": text}
     return {"key": text} if "key" in text else {}
+
+
+def _minor_units(amount: Any, currency: str) -> int:
+    """The API's decimal amount back in minor units (exact: via the number's text)."""
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+        raise RetryableError(f"transaction amount {amount!r} is not a number")
+    try:
+        major = Decimal(str(amount))
+    except InvalidOperation as exc:
+        raise RetryableError(f"transaction amount {amount!r} is not a number") from exc
+    return int(major.scaleb(minor_unit_exponent(currency)).to_integral_value())
 
 
 def _says_taken(text: str) -> bool:
@@ -230,6 +242,32 @@ class PartneroClient:
         if email and response.status_code == 422 and _says_taken(errors.get("email", "")):
             return self.create_customer(customer_key, partner_key, None)
         raise PermanentError(f"POST /v1/customers: HTTP {response.status_code}", response.status_code, response.text)
+
+    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None:
+        """The amount (minor units) the API holds under ``key``, or None when it holds none
+        (never created, or deleted). Read through the documented listing filtered by the
+        customer, following Laravel-style pagination (``meta.current_page/last_page``)."""
+        page = 1
+        while True:
+            response = self._call("GET", f"/v1/transactions?customer.key={quote(customer_key, safe='')}&page={page}")
+            if response.status_code == 404:
+                return None
+            if not response.ok:
+                raise PermanentError(
+                    f"GET /v1/transactions: HTTP {response.status_code}", response.status_code, response.text
+                )
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise RetryableError("GET /v1/transactions: answer is not JSON", response.status_code) from exc
+            rows = body.get("data") if isinstance(body, dict) else None
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict) and row.get("key") == key and not row.get("deleted_at"):
+                    return _minor_units(row.get("amount"), currency)
+            meta = body.get("meta") if isinstance(body, dict) else None
+            if not isinstance(meta, dict) or int(meta.get("current_page") or 1) >= int(meta.get("last_page") or 1):
+                return None
+            page += 1
 
     def delete_transaction(self, key: str) -> ApiAnswer:
         response = self._call("DELETE", f"/v1/transactions/{quote(key, safe='')}")

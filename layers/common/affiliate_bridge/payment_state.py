@@ -34,6 +34,13 @@ class Reversals:
 
 
 @dataclass(frozen=True)
+class PendingCall:
+    call: str  # "create" | "delete"
+    key: str
+    amount_minor: int = 0
+
+
+@dataclass(frozen=True)
 class PaymentState:
     transaction_key: str
     sale: SaleFacts | None = None
@@ -48,6 +55,10 @@ class PaymentState:
     version: int = 0  # optimistic lock in DynamoDB
     ignored_currency_events: tuple[str, ...] = ()
     customer_email_hash: str | None = None
+    # The affiliate API call about to be made, saved before it is made and cleared with
+    # its result: a state loaded with one still set is "in doubt" (the call may or may
+    # not have landed) and the forwarder reads the API before acting.
+    pending: PendingCall | None = None
 
     def desired_minor(self) -> int:
         """The commissionable amount the affiliate API should hold for this payment."""
@@ -161,6 +172,7 @@ def to_record(state: PaymentState) -> dict[str, Any]:
         "version": state.version,
         "ignored_currency_events": list(state.ignored_currency_events),
         "customer_email_hash": state.customer_email_hash,
+        "pending": state.pending.__dict__ if state.pending else None,
     }
 
 
@@ -182,4 +194,5 @@ def from_record(record: dict[str, Any]) -> PaymentState:
         version=int(record.get("version") or 0),
         ignored_currency_events=tuple(record.get("ignored_currency_events") or ()),
         customer_email_hash=record.get("customer_email_hash"),
+        pending=PendingCall(**record["pending"]) if record.get("pending") else None,
     )
