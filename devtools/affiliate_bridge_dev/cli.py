@@ -26,7 +26,7 @@ import requests
 
 from affiliate_bridge_dev import paddle_samples, stripe_samples
 from affiliate_bridge_dev.local_config import load_config
-from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, redrive
+from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, queue_count, redrive
 from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signature_header
 from affiliate_bridge_dev.targets import Target, TargetError, local_target, stack_target
 
@@ -232,6 +232,13 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
             }
         )
     table(rows, ["message_id", "transaction_key", "kind", "reason", "status", "failed"])
+    held = queue_count(target.client("sqs"), target.dead_letter_queue_url)
+    if held != len(rows):
+        print(
+            f"listed {len(rows)} of the {held} dead letters SQS counts: a FIFO group hands out no more"
+            " than the ones above until they are removed; `dlq redrive --all` moves them all, in order",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -263,6 +270,16 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     for index, message_id in enumerate(moved, 1):
         print(f"[{index}/{len(moved)}] redriven {message_id}", file=sys.stderr)
     print(f"redriven {len(moved)} message(s) to the transactions queue")
+    missing = set(args.message_ids or ()) - set(moved)
+    left = queue_count(target.client("sqs"), target.dead_letter_queue_url)
+    if missing:
+        print(
+            f"not redriven (not found, or behind other dead letters of its FIFO group): {', '.join(sorted(missing))}",
+            file=sys.stderr,
+        )
+        return 1
+    if args.all and left:
+        print(f"{left} dead letter(s) still counted by SQS (arrived meanwhile?)", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,33 +137,61 @@ class DeadLetter:
     receive_count: int
 
 
-def _receive_all(sqs: Any, url: str, hold_seconds: int) -> list[DeadLetter]:
+def _letter(message: dict[str, Any]) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    return DeadLetter(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message["Body"],
+        group=attributes.get("MessageGroupId"),
+        attributes={k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()},
+        receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+    )
+
+
+def _receive_all(
+    sqs: Any, url: str, hold_seconds: int, consume: Callable[[DeadLetter], bool] | None = None
+) -> list[DeadLetter]:
+    """Every message the queue will hand out, held for ``hold_seconds``.
+
+    Two things make a single empty answer meaningless: short polling samples only some
+    of SQS's servers, and a FIFO queue hands out nothing more of a group while earlier
+    messages of that group are in flight (held by us). So an empty answer is retried once
+    with a wait, and ``consume`` (redrive) removes each message as it goes, which unlocks
+    the rest of its group.
+    """
     letters: dict[str, DeadLetter] = {}
-    while True:
+    empty_answers = 0
+    while empty_answers < 2:
         batch = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,
             VisibilityTimeout=hold_seconds,
+            WaitTimeSeconds=1 if empty_answers else 0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        fresh = [m for m in batch if m["MessageId"] not in letters]
-        if not fresh:
-            return list(letters.values())
-        for message in fresh:
-            attributes = message.get("Attributes", {})
-            letters[message["MessageId"]] = DeadLetter(
-                message_id=message["MessageId"],
-                receipt_handle=message["ReceiptHandle"],
-                body=message["Body"],
-                group=attributes.get("MessageGroupId"),
-                attributes={k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()},
-                receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
-            )
+        fresh = [_letter(m) for m in batch if m["MessageId"] not in letters]
+        empty_answers = 0 if fresh else empty_answers + 1
+        for letter in fresh:
+            letters[letter.message_id] = letter
+            if consume is not None:
+                consume(letter)
+    return list(letters.values())
+
+
+def queue_count(sqs: Any, url: str) -> int:
+    """What SQS says the queue holds (visible and in flight), to compare with what was seen."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def list_dead_letters(sqs: Any, dlq_url: str) -> list[DeadLetter]:
-    """Peek: messages are held for a moment to read them all, then made visible again."""
+    """Peek: messages are held for a moment to read them all, then made visible again.
+    A FIFO group with more than ten dead letters shows only its first ten (SQS hands out
+    no more of a group while those are held); compare with ``queue_count``."""
     letters = _receive_all(sqs, dlq_url, hold_seconds=30)
     for letter in letters:
         sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
@@ -170,12 +199,19 @@ def list_dead_letters(sqs: Any, dlq_url: str) -> list[DeadLetter]:
 
 
 def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None = None) -> list[str]:
-    """Move dead letters (all, or those named) back to the transactions queue."""
+    """Move dead letters (all, or those named) back to the transactions queue, in order.
+
+    Each is sent and deleted as soon as it is received, so the rest of its FIFO group
+    becomes reachable. A named message stuck behind unnamed ones of its group cannot be
+    reached without moving those; the caller compares what was moved with what it asked.
+    """
     moved: list[str] = []
-    for letter in _receive_all(sqs, dlq_url, hold_seconds=60):
+    skipped: list[DeadLetter] = []
+
+    def move(letter: DeadLetter) -> bool:
         if message_ids is not None and letter.message_id not in message_ids:
-            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
-            continue
+            skipped.append(letter)
+            return False
         kwargs: dict[str, Any] = {
             "QueueUrl": queue_url,
             "MessageBody": letter.body,
@@ -192,6 +228,11 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None
         sqs.send_message(**kwargs)
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
         moved.append(letter.message_id)
+        return True
+
+    _receive_all(sqs, dlq_url, hold_seconds=60, consume=move)
+    for letter in skipped:
+        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
     return moved
 
 
