@@ -199,7 +199,7 @@ class LocalStack:
         self.http.shutdown()
         self.http.server_close()
         self.poller.join(timeout=30)
-        from affiliate_bridge_dev.snapshot import save_snapshot
+        from affiliate_bridge_dev.snapshot import moto_queue_messages, save_snapshot
 
         with self.invoke_lock:
             counts = save_snapshot(
@@ -210,6 +210,7 @@ class LocalStack:
                 self.resources.queue_url,
                 self.resources.dead_letter_queue_url,
                 self.sandbox.state.export() if self.sandbox else None,
+                read_queue=moto_queue_messages,
             )
         _say(f"saved {counts['items']} items, {counts['queued']} queued, {counts['dead_letters']} dead letters")
         if self.sandbox is not None:

@@ -3,8 +3,11 @@
 moto holds everything in memory, so a clean stop (Ctrl-C, SIGTERM) writes a snapshot
 after the poller has stopped: every table item, every message still in the transactions
 queue and the dead-letter queue (body, group, attributes), and the sandbox affiliate
-API's customers and transactions. The next start loads it back. A crash (kill -9)
-keeps only the previous snapshot: see README, "What survives a restart".
+API's customers and transactions. Messages are read from moto's own store, in order:
+through the SQS API, a message in flight or waiting out a retry delay is invisible, and
+a FIFO group hands out nothing behind ten held messages, so those would be lost. The
+next start loads it back. A crash (kill -9) keeps only the previous snapshot: see
+README, "What survives a restart".
 """
 
 from __future__ import annotations
@@ -12,10 +15,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 SNAPSHOT_VERSION = 1
+
+
+def moto_queue_messages(queue_url: str) -> list[dict[str, Any]]:
+    """Every message of a queue of the embedded (in-process) moto server, visible or not,
+    in queue order. Reads moto's backend: only for the local stack, which owns that moto."""
+    from moto.sqs.models import sqs_backends
+
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            queue = backend.queues.get(name)
+            if queue is not None:
+                return [
+                    {
+                        "body": message.body,
+                        "group": message.group_id,
+                        "attributes": dict(message.message_attributes or {}),
+                    }
+                    for message in list(queue._messages)
+                ]
+    raise LookupError(f"no embedded queue {name}")
 
 
 def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -55,12 +80,21 @@ def _all_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
 
 
 def save_snapshot(
-    path: Path, dynamodb: Any, sqs: Any, table: str, queue_url: str, dlq_url: str, sandbox: dict[str, Any] | None
+    path: Path,
+    dynamodb: Any,
+    sqs: Any,
+    table: str,
+    queue_url: str,
+    dlq_url: str,
+    sandbox: dict[str, Any] | None,
+    read_queue: Callable[[str], list[dict[str, Any]]] | None = None,
 ) -> dict[str, int]:
-    """Write the snapshot atomically; returns counts for the shutdown message."""
+    """Write the snapshot atomically; returns counts for the shutdown message.
+    ``read_queue`` reads every message of a queue (``moto_queue_messages`` locally);
+    without it, what the SQS API hands out is saved."""
     items = _all_items(dynamodb, table)
-    queued = _drain_queue(sqs, queue_url)
-    dead_letters = _drain_queue(sqs, dlq_url)
+    queued = read_queue(queue_url) if read_queue else _drain_queue(sqs, queue_url)
+    dead_letters = read_queue(dlq_url) if read_queue else _drain_queue(sqs, dlq_url)
     snapshot = {
         "version": SNAPSHOT_VERSION,
         "items": items,

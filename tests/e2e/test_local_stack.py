@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import requests
 
@@ -192,3 +193,23 @@ def test_late_referral_platform_webhook_and_checkout_partner_key_over_http(harne
     assert conflict.status_code == 409
     customer = harness.cli("explain", "user-7")
     assert "partner gil" in customer.stdout and "mallory claimed it" in customer.stdout
+
+
+def test_a_message_waiting_out_a_retry_delay_survives_a_restart(harness: Harness) -> None:
+    """In flight with a ten-minute backoff at the moment of Ctrl-C: invisible to any SQS
+    receive, it must still be saved and forwarded after the restart."""
+    harness.extra_env.update(RETRY_BASE_SECONDS="600", RETRY_MAX_SECONDS="600")
+    stack = harness.start()
+    harness.referral(customer_key="user-5", partner_key="eve", stripe_customer_id="cus_W")
+    requests.post(harness.api.url + "/_sandbox/faults", json={"status": 503, "count": 1}, timeout=5)
+    session = s.checkout_session(amount_total=4200, customer="cus_W")
+    assert harness.stripe(s.event("checkout.session.completed", session)).status_code == 200
+    harness.wait_for(lambda: harness.api_state()["requests"] >= 1)
+    time.sleep(0.5)  # the forwarder has set the ten-minute visibility
+    assert stack.stop() == 0
+    assert any("1 queued" in line for line in stack.stderr), stack.stderr[-5:]
+    restarted = harness.start()
+    assert any("restored" in line for line in restarted.stderr)
+    key = f"stripe-{session['payment_intent']}"
+    harness.wait_for(lambda: key in harness.active(), timeout=30)
+    assert harness.active() == {key: (42.0, "user-5")}
