@@ -9,8 +9,10 @@ from affiliate_bridge.forwarding import Forwarder
 from affiliate_bridge.ledger import Ledger
 from affiliate_bridge.partnero_client import PartneroClient
 from affiliate_bridge.payment_state_store import PaymentStateStore
+from affiliate_bridge.referrals_store import ReferralsStore
 from affiliate_bridge.secrets import resolve_secret
 from affiliate_bridge.settings import Settings
+from affiliate_bridge.transactions_queue import TransactionsQueue
 
 
 def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> ForwarderBatch:
@@ -22,6 +24,8 @@ def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> Forwar
         states=PaymentStateStore(dynamodb, settings.table_name),
         attempts=Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days),
         api=client,
+        links=ReferralsStore(dynamodb, settings.table_name),
+        queue=TransactionsQueue(sqs, settings.queue_url),
     )
     return ForwarderBatch(
         forwarder,

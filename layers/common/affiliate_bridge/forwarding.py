@@ -24,8 +24,16 @@ from affiliate_bridge.partnero_client import (
     PermanentError,
     UnknownCustomer,
 )
-from affiliate_bridge.payment_state import DeleteTransaction, PaymentState, PendingCall, Step, fold, plan
-from affiliate_bridge.transaction_messages import TransactionMessage
+from affiliate_bridge.payment_state import (
+    DeleteTransaction,
+    PaymentState,
+    PendingCall,
+    Step,
+    fold,
+    plan,
+    reversal_facts,
+)
+from affiliate_bridge.transaction_messages import TransactionMessage, moved_reversal
 
 
 class AffiliateApi(Protocol):
@@ -51,6 +59,14 @@ class StateStore(Protocol):
     def save(self, state: PaymentState) -> PaymentState: ...
 
 
+class PaymentLinks(Protocol):
+    def find_payment_key(self, provider: str, ref: str) -> str | None: ...
+
+
+class Queue(Protocol):
+    def send(self, message: TransactionMessage) -> str: ...
+
+
 class AttemptLog(Protocol):
     def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None: ...
 
@@ -70,6 +86,9 @@ class Forwarder:
     states: StateStore
     attempts: AttemptLog
     api: AffiliateApi
+    # Where reversals filed under an alias key find their payment (None: not wired).
+    links: PaymentLinks | None = None
+    queue: Queue | None = None
 
     def forward(self, message: TransactionMessage) -> ForwardResult:
         if message.customer is not None:
@@ -77,9 +96,21 @@ class Forwarder:
         state = self.states.load(message.transaction_key)
         if state.pending is not None:
             state = self._resolve_pending(state, message.event_id)
+        if state.merged_into is not None:
+            return self._follow(state, message)
+        if message.relink is not None:
+            return ForwardResult(self._move(state, message.provider, message.relink), ())
         folded = fold(state, message)
+        if message.sale is not None and state.sale is None:
+            folded = self._pull(folded, message)
         if folded != state:
             state = self.states.save(folded)
+        if state.sale is None and message.reversal is not None:
+            # Filed under an alias key (a payment intent, a charge) because the payment's
+            # own key was not known: if the link is known by now, move everything there.
+            own = self._linked_key(state.transaction_key, message.provider)
+            if own is not None:
+                return ForwardResult(self._move(state, message.provider, own), ())
         # The state keeps no email (only its hash); the message being handled may carry
         # one, for creating the customer with its first transaction.
         email = message.sale.customer_email if message.sale else None
@@ -97,6 +128,58 @@ class Forwarder:
             if plan(state):
                 raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
         return ForwardResult(state, tuple(done))
+
+    # -- facts filed under an alias key before the link was known ---------------------------
+    def _linked_key(self, alias_key: str, provider: str) -> str | None:
+        if self.links is None:
+            return None
+        own = self.links.find_payment_key(provider, alias_key.removeprefix(f"{provider}-"))
+        return own if own and own != alias_key else None
+
+    def _move(self, alias: PaymentState, provider: str, own_key: str) -> PaymentState:
+        """Send the alias's facts to the payment's own key (its queue group, so they are
+        folded in order with the payment's other messages), then mark the alias. A crash
+        in between sends them again; folding the same fact twice changes nothing, and the
+        queue drops a repeat within five minutes (same deduplication id)."""
+        if alias.sale is not None or self.queue is None:
+            return alias  # a payment in its own right, not an alias
+        for fact, occurred_at in reversal_facts(alias):
+            event_id = f"moved:{alias.transaction_key}:{fact.source_id}:{fact.reversed_minor}:{fact.dispute_status}"
+            self.queue.send(moved_reversal(fact, provider, event_id, occurred_at, own_key))
+        return self.states.save(replace(alias, merged_into=own_key))
+
+    def _follow(self, alias: PaymentState, message: TransactionMessage) -> ForwardResult:
+        """A fact that still reached a merged alias goes where the others went."""
+        assert alias.merged_into is not None
+        if message.reversal is not None and self.queue is not None:
+            self.queue.send(
+                moved_reversal(
+                    message.reversal, message.provider, message.event_id, message.occurred_at, alias.merged_into
+                )
+            )
+        return ForwardResult(alias, ())
+
+    def _pull(self, state: PaymentState, message: TransactionMessage) -> PaymentState:
+        """A payment's first sale takes in the facts already filed under its alias keys.
+        The payment's state holding them is saved before the aliases are marked merged,
+        so a crash in between loses nothing (the alias still holds them, and moves them
+        by queue when its next message finds the link)."""
+        pulled: list[PaymentState] = []
+        for alias_key in message.alias_keys:
+            alias = self.states.load(alias_key)
+            if alias.sale is not None or alias.merged_into is not None or not reversal_facts(alias):
+                continue
+            for fact, occurred_at in reversal_facts(alias):
+                state = fold(
+                    state,
+                    moved_reversal(fact, message.provider, "pulled", occurred_at, state.transaction_key),
+                )
+            pulled.append(alias)
+        if pulled:
+            state = self.states.save(state)
+            for alias in pulled:
+                self.states.save(replace(alias, merged_into=state.transaction_key))
+        return state
 
     def _resolve_pending(self, state: PaymentState, event_id: str) -> PaymentState:
         """A call was intended and its result never saved: ask the API what it holds."""

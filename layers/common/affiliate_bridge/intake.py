@@ -30,7 +30,13 @@ from affiliate_bridge.domain import (
 )
 from affiliate_bridge.identity import email_hash
 from affiliate_bridge.referrals_store import AliasKind, ReferralOutcome, provider_customer_alias
-from affiliate_bridge.transaction_messages import TransactionMessage, reversal_message, sale_message
+from affiliate_bridge.transaction_messages import (
+    TransactionMessage,
+    alias_keys,
+    relink_message,
+    reversal_message,
+    sale_message,
+)
 
 
 class Outcome(enum.StrEnum):
@@ -95,6 +101,10 @@ class Intake:
             result = IntakeResult(Outcome.IGNORED, reason=event.reason)
         elif isinstance(event, PaymentAlias):
             self._link(event.provider, event.payment_refs, event.transaction_key)
+            # Reversals that came before this link were filed under the alias keys: ask
+            # each alias's queue group (behind anything already there) to move them.
+            for alias_key in alias_keys(event.provider, event.payment_refs, event.transaction_key):
+                self.queue.send(relink_message(event.provider, event.event_id, alias_key, event.transaction_key))
             result = IntakeResult(Outcome.LINKED, transaction_key=event.transaction_key)
         elif isinstance(event, CustomerProfile):
             hashed = email_hash(event.email) if event.email else None

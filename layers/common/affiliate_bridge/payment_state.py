@@ -20,7 +20,7 @@ from typing import Any
 from affiliate_bridge.domain import DisputeStatus
 from affiliate_bridge.identity import email_hash
 from affiliate_bridge.money import proportion
-from affiliate_bridge.transaction_messages import SaleFacts, TransactionMessage
+from affiliate_bridge.transaction_messages import ReversalFacts, SaleFacts, TransactionMessage
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class PaymentState:
     # its result: a state loaded with one still set is "in doubt" (the call may or may
     # not have landed) and the forwarder reads the API before acting.
     pending: PendingCall | None = None
+    # Facts filed under this key before the payment's own key was known were moved there:
+    # anything arriving here later follows them.
+    merged_into: str | None = None
 
     def desired_minor(self) -> int:
         """The commissionable amount the affiliate API should hold for this payment."""
@@ -173,6 +176,7 @@ def to_record(state: PaymentState) -> dict[str, Any]:
         "ignored_currency_events": list(state.ignored_currency_events),
         "customer_email_hash": state.customer_email_hash,
         "pending": state.pending.__dict__ if state.pending else None,
+        "merged_into": state.merged_into,
     }
 
 
@@ -195,4 +199,17 @@ def from_record(record: dict[str, Any]) -> PaymentState:
         ignored_currency_events=tuple(record.get("ignored_currency_events") or ()),
         customer_email_hash=record.get("customer_email_hash"),
         pending=PendingCall(**record["pending"]) if record.get("pending") else None,
+        merged_into=record.get("merged_into"),
     )
+
+
+def reversal_facts(state: PaymentState) -> list[tuple[ReversalFacts, int]]:
+    """Every reversal fact the state holds, with its time, to move them to another key."""
+    currency = state.currency or ""
+    facts = [
+        (ReversalFacts("refund", source, amount, currency), 0) for source, amount in state.reversals.refunds.items()
+    ]
+    for dispute_id, dispute in state.reversals.disputes.items():
+        fact = ReversalFacts("dispute", dispute_id, int(dispute["amount"]), currency, dispute["status"])
+        facts.append((fact, int(dispute.get("at", 0))))
+    return facts

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from affiliate_bridge.domain import Attribution, Payment, Reversal
+from affiliate_bridge.domain import Attribution, Payment, Reversal, transaction_key
 from affiliate_bridge.identity import loggable_key
 
 SCHEMA_VERSION = 1
@@ -67,18 +67,28 @@ class TransactionMessage:
     sale: SaleFacts | None = None
     reversal: ReversalFacts | None = None
     customer: CustomerFacts | None = None
+    # A link learned after facts may have been filed under this (alias) key: move them to
+    # ``relink``, the payment's own key (a Stripe invoice_payment.paid).
+    relink: str | None = None
+    # Other keys the same money may have had facts filed under before its own key was
+    # known (the payment intent or charge of an invoice): a sale pulls them in.
+    alias_keys: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @property
     def kind(self) -> str:
         if self.sale:
             return "sale"
-        return "reversal" if self.reversal else "customer"
+        if self.reversal:
+            return "reversal"
+        return "relink" if self.relink else "customer"
 
     def to_json(self) -> str:
         body = asdict(self)
         body["kind"] = self.kind
-        return json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"), sort_keys=True)
+        return json.dumps(
+            {k: v for k, v in body.items() if v is not None and v != ()}, separators=(",", ":"), sort_keys=True
+        )
 
     @classmethod
     def from_json(cls, text: str) -> TransactionMessage:
@@ -104,17 +114,20 @@ class TransactionMessage:
                 sale=sale,
                 reversal=reversal,
                 customer=customer,
+                relink=str(body["relink"]) if body.get("relink") else None,
+                alias_keys=tuple(str(key) for key in body.get("alias_keys") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
-        if sum(part is not None for part in (sale, reversal, customer)) != 1:
-            raise UnreadableMessage("a message carries exactly one of sale, reversal or customer")
+        if sum(part is not None for part in (sale, reversal, customer, message.relink)) != 1:
+            raise UnreadableMessage("a message carries exactly one of sale, reversal, customer or relink")
         return message
 
 
 def sale_message(payment: Payment, attribution: Attribution, create_customer: bool = False) -> TransactionMessage:
     assert attribution.customer_key and attribution.partner_key and attribution.rule
     return TransactionMessage(
+        alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
         provider=payment.provider,
         event_id=payment.event_id,
         event_type=payment.event_type,
@@ -160,4 +173,35 @@ def reversal_message(reversal: Reversal, transaction_key: str) -> TransactionMes
             currency=reversal.reversed.currency,
             dispute_status=str(reversal.dispute_status) if reversal.dispute_status else None,
         ),
+    )
+
+
+def alias_keys(provider: str, refs: tuple[str, ...], own_key: str) -> tuple[str, ...]:
+    """The keys a reversal naming one of ``refs`` is filed under while the link to
+    ``own_key`` is not known yet (the ref's own transaction key)."""
+    return tuple(key for key in (transaction_key(provider, ref) for ref in refs) if key != own_key)
+
+
+def relink_message(provider: str, event_id: str, alias_key: str, own_key: str) -> TransactionMessage:
+    """Sent to the alias key's group, behind any fact already filed there."""
+    return TransactionMessage(
+        provider=provider,
+        event_id=event_id,
+        event_type="relink",
+        transaction_key=alias_key,
+        occurred_at=0,
+        relink=own_key,
+    )
+
+
+def moved_reversal(
+    fact: ReversalFacts, provider: str, event_id: str, occurred_at: int, own_key: str
+) -> TransactionMessage:
+    return TransactionMessage(
+        provider=provider,
+        event_id=event_id,
+        event_type="relinked",
+        transaction_key=own_key,
+        occurred_at=occurred_at,
+        reversal=fact,
     )
