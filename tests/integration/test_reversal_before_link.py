@@ -90,3 +90,40 @@ def test_one_transaction_per_payment_even_when_deliveries_interleave_unprocessed
     bridge.drain()
     active = bridge.active_transactions()
     assert len(active) == 1 and list(active.values()) == [(50.0, "link-4")]
+
+
+@pytest.mark.parametrize("session_first", [True, False])
+def test_an_old_api_subscription_checkout_and_its_first_invoice_are_one_transaction(
+    bridge: Bridge, session_first: bool
+) -> None:
+    bridge.add_referral(customer_key="sub-1", partner_key="eve", stripe_customer_id="cus_S1")
+    session = s.checkout_session(amount_total=2900, mode="subscription", customer="cus_S1")
+    session["invoice"] = None  # API versions before the session named its invoice
+    invoice = s.invoice(amount_paid=2900, customer="cus_S1", api_version=s.LEGACY, billing_reason="subscription_create")
+    invoice["subscription"] = session["subscription"]
+    events = [
+        s.event("checkout.session.completed", session, api_version=s.LEGACY),
+        s.event("invoice.paid", invoice, api_version=s.LEGACY),
+    ]
+    _drain_each(bridge, events, (0, 1) if session_first else (1, 0))
+    active = bridge.active_transactions()
+    assert list(active.values()) == [(29.0, "sub-1")], active
+    # A later refund naming the invoice (legacy) nets against that one transaction.
+    refund = s.charge(
+        amount=2900,
+        amount_refunded=2900,
+        payment_intent=invoice["payment_intent"],
+        invoice_id=invoice["id"],
+        api_version=s.LEGACY,
+    )
+    _drain_each(bridge, [s.event("charge.refunded", refund, api_version=s.LEGACY)], (0,))
+    assert bridge.active_transactions() == {}
+
+
+def test_a_renewal_invoice_is_its_own_payment(bridge: Bridge) -> None:
+    bridge.add_referral(customer_key="sub-2", partner_key="fay", stripe_customer_id="cus_S2")
+    first = s.invoice(amount_paid=1000, customer="cus_S2", billing_reason="subscription_create")
+    renewal = s.invoice(amount_paid=1000, customer="cus_S2", billing_reason="subscription_cycle")
+    renewal["parent"] = first["parent"]
+    _drain_each(bridge, [s.event("invoice.paid", first), s.event("invoice.paid", renewal)], (0, 1))
+    assert len(bridge.active_transactions()) == 2

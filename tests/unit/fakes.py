@@ -59,6 +59,10 @@ class MemoryReferrals:
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
         self.payment_refs[(provider, ref)] = transaction_key
 
+    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool:
+        current = self.payment_refs.setdefault((provider, ref), transaction_key)
+        return current == transaction_key
+
     def find_payment_key(self, provider: str, ref: str) -> str | None:
         return self.payment_refs.get((provider, ref))
 

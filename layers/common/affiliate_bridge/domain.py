@@ -38,6 +38,11 @@ class Payment:
     # Other ids of the same money (payment intent, charge) so reversals that only know
     # those ids find this payment's key.
     payment_refs: tuple[str, ...] = ()
+    # A name another event may give the same money under a different key (the first
+    # payment of subscription ``sub_X``: a Checkout Session without ``invoice`` on old API
+    # versions, and that subscription's first ``invoice.paid``): whichever arrives first
+    # claims it, and the other takes that key (one payment, one transaction).
+    same_money_as: str | None = None
 
 
 class ReversalReason(enum.StrEnum):

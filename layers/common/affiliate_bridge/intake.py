@@ -12,7 +12,7 @@ the provider retries; the retry is deduplicated by SQS or folded idempotently.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from affiliate_bridge.attribution import ReferralLookup, attribute
@@ -64,6 +64,8 @@ class Referrals(ReferralLookup, Protocol):
 
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
 
+    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool: ...
+
     def find_payment_key(self, provider: str, ref: str) -> str | None: ...
 
     def put_customer_email(
@@ -100,6 +102,9 @@ class Intake:
         if isinstance(event, Ignored):
             result = IntakeResult(Outcome.IGNORED, reason=event.reason)
         elif isinstance(event, PaymentAlias):
+            # The invoice may itself have converged on another key (see _converge).
+            own_id = event.transaction_key.removeprefix(f"{event.provider}-")
+            event = replace(event, transaction_key=self.resolve_payment_key(event.provider, (own_id,)))
             self._link(event.provider, event.payment_refs, event.transaction_key)
             # Reversals that came before this link were filed under the alias keys: ask
             # each alias's queue group (behind anything already there) to move them.
@@ -135,6 +140,7 @@ class Intake:
                 self.referrals.put_payment_ref(provider, ref, key)
 
     def _payment(self, payment: Payment) -> IntakeResult:
+        payment = self._converge(payment)
         self._link(payment.provider, payment.payment_refs, payment.transaction_key)
         if payment.commissionable.amount_minor <= 0:
             return IntakeResult(
@@ -150,6 +156,21 @@ class Intake:
         self._learn_provider_id(payment, attribution)
         message_id = self.queue.send(sale_message(payment, attribution, create_customer=created_by_payment))
         return IntakeResult(Outcome.ENQUEUED, payment.transaction_key, message_id, attribution)
+
+    def _converge(self, payment: Payment) -> Payment:
+        """Two events naming the same money under different keys end on one key: the
+        first claims ``same_money_as`` (a conditional write, so two at once cannot both
+        win); the other takes the claimed key and links its own id to it."""
+        name = payment.same_money_as
+        if name is None:
+            return payment
+        if self.referrals.claim_payment_ref(payment.provider, name, payment.transaction_key):
+            return payment
+        claimed = self.referrals.find_payment_key(payment.provider, name)
+        if claimed is None or claimed == payment.transaction_key:
+            return payment
+        own_id = payment.transaction_key.removeprefix(f"{payment.provider}-")
+        return replace(payment, transaction_key=claimed, payment_refs=(*payment.payment_refs, own_id))
 
     def _referral_from_hint(self, payment: Payment, attribution: Attribution) -> Attribution:
         """Checkout-only shops: the partner key on the payment creates the referral, so

@@ -303,6 +303,22 @@ class ReferralsStore:
             Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
         )
 
+    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool:
+        """Point ``ref`` at ``transaction_key`` unless it points elsewhere already; True when
+        it now points here."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
+                ConditionExpression="attribute_not_exists(pk) OR transaction_key = :key",
+                ExpressionAttributeValues={":key": {"S": transaction_key}},
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def find_payment_key(self, provider: str, ref: str) -> str | None:
         response = self._client.get_item(
             TableName=self._table, Key=key(f"PAYREF#{provider}#{ref}", "PAYREF"), ConsistentRead=True

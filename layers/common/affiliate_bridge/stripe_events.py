@@ -154,6 +154,10 @@ def _checkout_session(
     payment_id = invoice_id or payment_intent_id or session.get("id")
     if not isinstance(payment_id, str):
         raise MalformedEvent("checkout.session has no id")
+    subscription_id = _id(session.get("subscription"))
+    # Before the session named its invoice, a subscription's first payment can only be
+    # matched with that invoice through the subscription.
+    same_money_as = first_payment_of(subscription_id) if mode == "subscription" and not invoice_id else None
     details = session.get("customer_details")
     email = details.get("email") if isinstance(details, Mapping) else None
     return Payment(
@@ -172,7 +176,12 @@ def _checkout_session(
             or (_str(session.get("client_reference_id")) if rules.stripe_client_reference_is_partner_key else None),
         ),
         payment_refs=tuple(ref for ref in (payment_intent_id,) if ref and ref != payment_id),
+        same_money_as=same_money_as,
     )
+
+
+def first_payment_of(subscription_id: str | None) -> str | None:
+    return f"{subscription_id}:first-payment" if subscription_id else None
 
 
 def _str(value: Any) -> str | None:
@@ -212,6 +221,12 @@ def _invoice_paid(
         ref = _id(invoice.get(field))
         if ref:
             refs.append(ref)
+    subscription_id = _id(invoice.get("subscription")) or (
+        _id(subscription_details.get("subscription")) if isinstance(subscription_details, Mapping) else None
+    )
+    same_money_as = (
+        first_payment_of(subscription_id) if invoice.get("billing_reason") == "subscription_create" else None
+    )
     payments = invoice.get("payments")
     if isinstance(payments, Mapping) and isinstance(payments.get("data"), list):
         for entry in payments["data"]:
@@ -234,6 +249,7 @@ def _invoice_paid(
             partner_hint=_metadata_value(rules.partner_key_field, invoice.get("metadata"), subscription_metadata),
         ),
         payment_refs=tuple(refs),
+        same_money_as=same_money_as,
     )
 
 

@@ -95,6 +95,8 @@ def validate_event(event: NormalisedEvent) -> None:
         _id("transaction key", event.transaction_key)
         for ref in event.payment_refs:
             _id("payment reference", ref)
+        if event.same_money_as is not None:
+            _id("payment reference", event.same_money_as)
         _amount("amount paid", event.paid)
         _amount("commissionable amount", event.commissionable)
         _time(event.occurred_at)
