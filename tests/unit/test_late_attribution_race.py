@@ -21,7 +21,7 @@ from affiliate_bridge.intake import Intake, Outcome
 from affiliate_bridge.late_attribution import LateAttribution
 from affiliate_bridge.money import Money
 from affiliate_bridge.parked_payments import ParkedPayment
-from affiliate_bridge.transaction_messages import TransactionMessage
+from affiliate_bridge.transaction_messages import TransactionMessage, alias_keys
 from affiliate_bridge.transactions_queue import deduplication_id
 from tests.unit.fakes import MemoryLedger, MemoryReferrals
 
@@ -77,6 +77,7 @@ class SlowParking:
             payment.commissionable.amount_minor,
             payment.paid.currency,
             expires_at=2_000_000_000,
+            alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
         )
         for identifier in identifiers:
             _pause()

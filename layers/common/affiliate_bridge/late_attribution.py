@@ -84,6 +84,7 @@ class LateAttribution:
         parked: ParkedPayment, referral: Referral, rule: AttributionRule, email: str | None
     ) -> TransactionMessage:
         return TransactionMessage(
+            alias_keys=parked.alias_keys,
             provider=parked.provider,
             event_id=parked.event_id,
             event_type=parked.event_type,

@@ -18,6 +18,7 @@ from typing import Any
 
 from affiliate_bridge.domain import Payment
 from affiliate_bridge.dynamo import from_item, key, to_item
+from affiliate_bridge.transaction_messages import alias_keys
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ParkedPayment:
     commissionable_minor: int
     currency: str
     expires_at: int
+    # Keys reversals of this money may be filed under until its own key is linked
+    # (transaction_messages.alias_keys): the released sale pulls them in.
+    alias_keys: tuple[str, ...] = ()
 
 
 class ParkedPayments:
@@ -56,6 +60,8 @@ class ParkedPayments:
                         "commissionable_minor": payment.commissionable.amount_minor,
                         "currency": payment.paid.currency,
                         "expires_at": expires_at,
+                        "alias_keys": list(alias_keys(payment.provider, payment.payment_refs, payment.transaction_key))
+                        or None,
                     }
                 ),
             )
@@ -85,6 +91,7 @@ class ParkedPayments:
                     commissionable_minor=int(values["commissionable_minor"]),
                     currency=values["currency"],
                     expires_at=int(values["expires_at"]),
+                    alias_keys=tuple(values.get("alias_keys") or ()),
                 )
             )
         return found
