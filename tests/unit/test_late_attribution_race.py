@@ -141,6 +141,7 @@ def _trial(identifier: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]
     def webhook() -> None:
         try:
             start.wait()
+            _pause()  # either side may go first
             outcomes.append(intake.accept(payment).outcome)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -148,6 +149,7 @@ def _trial(identifier: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]
     def backend() -> None:
         try:
             start.wait()
+            _pause()
             _, current = referrals.put_referral(referral)
             late.release(current)
         except BaseException as exc:
