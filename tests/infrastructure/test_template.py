@@ -112,14 +112,61 @@ def test_webhook_functions_cannot_touch_the_affiliate_api_key() -> None:
 def test_alarms_notify_the_topic_and_cover_the_failure_modes() -> None:
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert all(p["AlarmActions"] == [{"Ref": "AlarmTopic"}] for p in alarms.values())
-    metrics = {p["MetricName"] for p in alarms.values()}
+    metrics = {p["MetricName"] for p in alarms.values() if "MetricName" in p}
+    metrics |= {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for p in alarms.values()
+        for m in p.get("Metrics", [])
+        if "MetricStat" in m
+    }
     assert {
         "ApproximateNumberOfMessagesVisible",
         "ApproximateAgeOfOldestMessage",
         "Errors",
         "Throttles",
         "SignatureFailures",
+        "SecretNotConfigured",
+        "ForwardErrors",
     } <= metrics
+
+
+SECRET_NAMES = (
+    "STRIPE_WEBHOOK_SECRET",
+    "PADDLE_WEBHOOK_SECRET",
+    "PARTNERO_WEBHOOK_SECRET",
+    "REFERRALS_API_TOKEN",
+    "PARTNERO_API_KEY",
+)
+
+
+def test_no_secret_starts_with_a_value_anybody_can_know() -> None:
+    secrets = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::SecretsManager::Secret"}
+    assert len(secrets) == len(SECRET_NAMES)
+    for name, properties in secrets.items():
+        assert "SecretString" not in properties, name  # none, or generated below
+        if "GenerateSecretString" in properties:
+            assert properties["GenerateSecretString"]["PasswordLength"] >= 32, name
+
+
+def test_every_secret_the_code_reads_has_an_alarm_naming_it() -> None:
+    """The functions count SecretNotConfigured with exactly these dimensions
+    (observability.count_secret_not_configured); an alarm must match them exactly."""
+    watched = {}
+    for resource in RESOURCES.values():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and properties.get("MetricName") == "SecretNotConfigured":
+            dimensions = {d["Name"]: d["Value"] for d in properties["Dimensions"]}
+            assert set(dimensions) == {"service", "secret"}
+            assert dimensions["service"] == "affiliate-bridge"
+            watched[dimensions["secret"]] = properties
+    assert set(watched) == set(SECRET_NAMES)
+    for name, properties in watched.items():
+        assert name in str(properties["AlarmDescription"]) and "put-secret-value" in str(properties["AlarmDescription"])
+
+
+@pytest.mark.parametrize("parameter", ["StripeToleranceSeconds", "PaddleToleranceSeconds"])
+def test_a_zero_tolerance_cannot_be_deployed(parameter: str) -> None:
+    assert TEMPLATE["Parameters"][parameter]["MinValue"] >= 1
 
 
 def test_outputs_print_the_urls_to_register() -> None:
