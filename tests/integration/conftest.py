@@ -25,6 +25,7 @@ from affiliate_bridge_dev.senders import (
     stripe_signature_header,
 )
 from affiliate_bridge_dev.template_resources import LocalResources, create_resources
+from tests.integration import aws_calls
 
 STRIPE_SECRET = "whsec_integration_secret"
 PADDLE_SECRETS = "pdl_ntfset_sandbox_integration,pdl_ntfset_live_integration"
@@ -134,6 +135,17 @@ class Bridge:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The least-privilege comparison runs last, so it sees every call the suite made."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/integration/test_least_privilege.py"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_aws_calls() -> None:
+    """Attribute every AWS call a handler makes to its function (test_least_privilege)."""
+    aws_calls.install()
+
+
 @pytest.fixture
 def bridge(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Bridge]:
     sandbox = start_sandbox(PARTNERO_KEY)
@@ -159,15 +171,15 @@ def bridge(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> I
         env.update(marker.kwargs if marker else {})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        forwarder = load_handler("forwarder")
+        forwarder = aws_calls.recorded("ForwarderFunction", load_handler("forwarder"))
         yield Bridge(
             resources=resources,
             sandbox=sandbox,
             dynamodb=dynamodb,
             sqs=sqs,
-            stripe=load_handler("stripe_webhook"),
-            paddle=load_handler("paddle_webhook"),
-            referrals=load_handler("referrals"),
+            stripe=aws_calls.recorded("StripeWebhookFunction", load_handler("stripe_webhook")),
+            paddle=aws_calls.recorded("PaddleWebhookFunction", load_handler("paddle_webhook")),
+            referrals=aws_calls.recorded("ReferralsFunction", load_handler("referrals")),
             forwarder=forwarder,
             mapping=EventSourceMapping(sqs, resources.queue_url, forwarder, batch_size=resources.batch_size),
         )

@@ -16,7 +16,7 @@ later messages of its own payment only, not the rest of the batch.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -63,6 +63,8 @@ class ForwarderBatch:
     # (connect + read) plus the DynamoDB writes around it. A record is not started with
     # less than this left before the Lambda timeout.
     deadline_margin_seconds: float = 15.0
+    # Message ids this invocation handed to _record (the rest of a failed batch was skipped).
+    _touched: set[str] = field(default_factory=set)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -73,9 +75,25 @@ class ForwarderBatch:
         response = process_partial_response(
             event=event, record_handler=self._record, processor=processor, context=context
         )
+        self._release_skipped(event, response)
         return dict(response)
 
+    def _release_skipped(self, event: dict[str, Any], response: Any) -> None:
+        """Records the processor skipped (later messages of a group whose earlier one
+        failed) were never looked at: hand them back at once instead of after the queue's
+        visibility timeout (180 s). Order holds: SQS hands out nothing of a group while its
+        earlier message waits out its own backoff in flight."""
+        failed = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+        skipped = failed - self._touched
+        for raw in event.get("Records", []):
+            if raw.get("messageId") in skipped:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=raw["receiptHandle"], VisibilityTimeout=0
+                )
+        self._touched.clear()
+
     def _record(self, record: SQSRecord, lambda_context: Any = None) -> None:
+        self._touched.add(record.message_id)
         if self._out_of_time(lambda_context):
             # Untouched: hand it straight back (visible now) rather than start a call the
             # Lambda timeout would cut off mid-way; the receive it cost is the only loss.
