@@ -7,6 +7,7 @@ partial batch responses, least privilege.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,13 @@ def test_webhook_functions_cannot_touch_the_affiliate_api_key() -> None:
         assert all("Partnero" not in str(s["Resource"]) for s in _statements(function))
 
 
+def test_alarms_can_publish_to_the_topic() -> None:
+    """CloudWatch cannot use the AWS managed key aws/sns (its key policy is fixed), so an
+    alarm topic encrypted with it silently drops every notification."""
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert "aws/sns" not in str(topic.get("KmsMasterKeyId", ""))
+
+
 def test_alarms_notify_the_topic_and_cover_the_failure_modes() -> None:
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert all(p["AlarmActions"] == [{"Ref": "AlarmTopic"}] for p in alarms.values())
@@ -160,8 +168,59 @@ def test_every_secret_the_code_reads_has_an_alarm_naming_it() -> None:
             assert dimensions["service"] == "affiliate-bridge"
             watched[dimensions["secret"]] = properties
     assert set(watched) == set(SECRET_NAMES)
+    secret_ids = _secret_logical_ids()
     for name, properties in watched.items():
-        assert name in str(properties["AlarmDescription"]) and "put-secret-value" in str(properties["AlarmDescription"])
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert properties["TreatMissingData"] == "notBreaching"
+        assert (properties["Statistic"], properties["Period"], properties["EvaluationPeriods"]) == ("Sum", 300, 1)
+        assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanThreshold", 0)
+        # It names the secret and the command that sets it, with that secret's ARN filled
+        # in (!Sub) and the stack output that prints the same ARN.
+        description = properties["AlarmDescription"]["Sub"]
+        secret = secret_ids[name]
+        assert description.startswith(f"{name}: "), name
+        assert f"aws secretsmanager put-secret-value --secret-id ${{{secret}}} --secret-string" in description, name
+        assert f"stack output {secret}Arn" in description and TEMPLATE["Outputs"][f"{secret}Arn"]["Value"] == {
+            "Ref": secret
+        }
+        assert len(description) <= 1024  # CloudWatch's limit
+
+
+def _secret_logical_ids() -> dict[str, str]:
+    """STRIPE_WEBHOOK_SECRET -> StripeWebhookSecret, as the functions read them (X_ARN)."""
+    ids = {}
+    for function in FUNCTIONS:
+        for name, value in _env(function).items():
+            if name.endswith("_ARN"):
+                ids[name.removesuffix("_ARN")] = value["Ref"]
+    assert set(ids) == set(SECRET_NAMES)
+    return ids
+
+
+def _dashboard_metrics() -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric, dimensions) of every metric the dashboard draws, with the
+    "." shorthand (same as the row above) expanded."""
+    body = re.sub(r"\$\{[^}]+\}", "x", TEMPLATE["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"])
+    found = []
+    for widget in json.loads(body)["widgets"]:
+        previous: list[str] = []
+        for row in widget["properties"].get("metrics", []):
+            fields = [f for f in row if isinstance(f, str)]
+            fields = [previous[i] if f == "." and i < len(previous) else f for i, f in enumerate(fields)]
+            previous = fields
+            found.append((fields[0], fields[1], dict(zip(fields[2::2], fields[3::2], strict=True))))
+    return found
+
+
+def test_the_dashboard_draws_our_metrics_with_the_dimensions_they_are_emitted_with() -> None:
+    ours = [
+        (metric, dimensions) for namespace, metric, dimensions in _dashboard_metrics() if namespace == "AffiliateBridge"
+    ]
+    # Powertools adds service to every metric; a dashboard line without it stays empty.
+    assert ours and all(dimensions.get("service") == "affiliate-bridge" for _, dimensions in ours), ours
+    secrets = [dimensions for metric, dimensions in ours if metric == "SecretNotConfigured"]
+    assert sorted(d["secret"] for d in secrets) == sorted(SECRET_NAMES)
+    assert all(set(d) == {"service", "secret"} for d in secrets)
 
 
 @pytest.mark.parametrize("parameter", ["StripeToleranceSeconds", "PaddleToleranceSeconds"])

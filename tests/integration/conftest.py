@@ -141,9 +141,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def record_aws_calls() -> None:
+def record_aws_calls() -> Iterator[None]:
     """Attribute every AWS call a handler makes to its function (test_least_privilege)."""
     aws_calls.install()
+    yield
+    aws_calls.uninstall()
 
 
 @pytest.fixture
@@ -153,6 +155,13 @@ def bridge(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> I
         dynamodb = boto3.client("dynamodb")
         sqs = boto3.client("sqs")
         resources = create_resources(dynamodb, sqs, max_receive_count=3)
+        aws_calls.name_resources(
+            {
+                resources.table_name: "ReferralsTable",
+                resources.queue_url: "TransactionsQueue",
+                resources.dead_letter_queue_url: "DeadLetterQueue",
+            }
+        )
         env = {
             "TABLE_NAME": resources.table_name,
             "QUEUE_URL": resources.queue_url,

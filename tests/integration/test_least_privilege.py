@@ -1,10 +1,17 @@
-"""Each function is granted exactly the AWS calls it makes, both ways.
+"""Each function is granted exactly the AWS calls it makes, both ways, resource by resource.
 
 The calls are recorded (tests/integration/aws_calls.py) while the integration suite runs,
-plus a scenario here that walks every path with the secrets read from Secrets Manager
-(`_ARN`, as in the cloud). This module runs last (conftest orders it), so what the whole
-suite recorded is compared too: a call a function makes that its policy does not grant
-fails here before it fails in AWS, and a granted action nobody makes is one to remove.
+as (IAM action, resource) per function. This module runs last (conftest orders it) and
+adds what the rest of the suite cannot reach: the secrets read from Secrets Manager
+(`X_ARN`, as in the cloud; elsewhere the tests set `X` itself), once with a value and once
+created with none, as the template creates the provider-issued ones. Then the whole
+record is compared with the template's policies: a call a function makes that its policy
+does not grant fails here before it fails in AWS (AccessDenied), and a granted action
+nobody makes is one to remove. Nothing is exempt, so there is no allow-list.
+
+Out of scope: what SAM adds on its own (AWSLambdaBasicExecutionRole for logs, the X-Ray
+write policy when tracing, the SQS poller policy of the forwarder's event source mapping,
+which Lambda's service uses, not our code).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
@@ -29,29 +37,86 @@ from tests.integration.conftest import (
 )
 
 FUNCTIONS = ("StripeWebhookFunction", "PaddleWebhookFunction", "ReferralsFunction", "ForwarderFunction")
+SECRET_VALUES = {
+    "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+    "PADDLE_WEBHOOK_SECRET": PADDLE_SECRETS,
+    "PARTNERO_WEBHOOK_SECRET": PLATFORM_SECRET,
+    "REFERRALS_API_TOKEN": REFERRALS_TOKEN,
+    "PARTNERO_API_KEY": PARTNERO_KEY,
+}
+TEMPLATE = load_template()
+Grants = dict[str, set[aws_calls.Call]]
 
 
-def granted_actions(template: dict[str, Any]) -> dict[str, set[str]]:
-    granted: dict[str, set[str]] = {}
+def _logical_id(resource: Any) -> str:
+    """!GetAtt X.Arn / !Ref X -> "X"; !Sub "${X.Arn}/index/I" -> "X/index/I"."""
+    if isinstance(resource, dict) and set(resource) == {"GetAtt"} and resource["GetAtt"].endswith(".Arn"):
+        return str(resource["GetAtt"]).removesuffix(".Arn")
+    if isinstance(resource, dict) and set(resource) == {"Ref"}:
+        return str(resource["Ref"])
+    if isinstance(resource, dict) and set(resource) == {"Sub"} and str(resource["Sub"]).startswith("${"):
+        head, _, tail = str(resource["Sub"])[2:].partition("}")
+        return head.removesuffix(".Arn") + tail
+    raise AssertionError(f"a policy resource this test cannot name: {resource!r} (extend _logical_id)")
+
+
+def granted(template: dict[str, Any]) -> Grants:
+    grants: Grants = {}
     for name in FUNCTIONS:
-        actions: set[str] = set()
+        pairs: set[aws_calls.Call] = set()
         for policy in template["Resources"][name]["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []):
-                assert statement["Effect"] == "Allow"
-                action = statement["Action"]
-                actions.update([action] if isinstance(action, str) else action)
-        granted[name] = actions
-    return granted
+            # A managed policy or a SAM policy template would grant what this test cannot see.
+            assert isinstance(policy, dict) and set(policy) == {"Statement"}, f"{name}: not an inline policy: {policy}"
+            for statement in policy["Statement"]:
+                assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                pairs.update((action, _logical_id(resource)) for action in actions for resource in resources)
+        grants[name] = pairs
+    return grants
 
 
-def differences(granted: dict[str, set[str]], recorded: dict[str, set[str]]) -> list[str]:
+def differences(grants: Grants, recorded: Grants) -> list[str]:
     problems = []
     for name in FUNCTIONS:
-        for action in sorted(recorded.get(name, set()) - granted[name]):
-            problems.append(f"{name} calls {action}, which its policy does not grant")
-        for action in sorted(granted[name] - recorded.get(name, set())):
-            problems.append(f"{name} is granted {action}, which it never calls")
+        for action, resource in sorted(recorded.get(name, set()) - grants[name]):
+            problems.append(f"{name} calls {action} on {resource}, which its policy does not grant")
+        for action, resource in sorted(grants[name] - recorded.get(name, set())):
+            problems.append(f"{name} is granted {action} on {resource}, which it never calls")
     return problems
+
+
+def table(recorded: Grants) -> str:
+    return "\n".join(
+        f"{name:24} {action:34} {resource}"
+        for name in FUNCTIONS
+        for action, resource in sorted(recorded.get(name, set()))
+    )
+
+
+def _secret_logical_ids() -> dict[str, str]:
+    """STRIPE_WEBHOOK_SECRET -> StripeWebhookSecret, from the functions' X_ARN variables."""
+    ids = {}
+    for name in FUNCTIONS:
+        variables = TEMPLATE["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+        ids.update({v.removesuffix("_ARN"): _logical_id(ref) for v, ref in variables.items() if v.endswith("_ARN")})
+    assert set(ids) == set(SECRET_VALUES)
+    return ids
+
+
+def _secrets_from_secrets_manager(monkeypatch: pytest.MonkeyPatch, prefix: str, with_values: bool) -> None:
+    """Every secret read through its ARN, as in the cloud; with no value = as the template
+    creates the provider-issued ones."""
+    client = boto3.client("secretsmanager")
+    logical_ids = _secret_logical_ids()
+    for name, value in SECRET_VALUES.items():
+        extra = {"SecretString": value} if with_values else {}
+        arn = client.create_secret(Name=f"{prefix}/{name}", **extra)["ARN"]
+        aws_calls.name_resources({arn: logical_ids[name]})
+        monkeypatch.delenv(name)
+        monkeypatch.setenv(f"{name}_ARN", arn)
 
 
 def _walk_every_path(bridge: Bridge) -> None:
@@ -99,38 +164,72 @@ def _walk_every_path(bridge: Bridge) -> None:
     bridge.drain()
 
 
-def test_each_function_is_granted_exactly_the_calls_it_makes(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
-    secrets = boto3.client("secretsmanager")
-    for name, value in (
-        ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
-        ("PADDLE_WEBHOOK_SECRET", PADDLE_SECRETS),
-        ("PARTNERO_WEBHOOK_SECRET", PLATFORM_SECRET),
-        ("REFERRALS_API_TOKEN", REFERRALS_TOKEN),
-        ("PARTNERO_API_KEY", PARTNERO_KEY),
-    ):
-        arn = secrets.create_secret(Name=f"least-privilege/{name}", SecretString=value)["ARN"]
-        monkeypatch.delenv(name)
-        monkeypatch.setenv(f"{name}_ARN", arn)  # read from Secrets Manager, as in the cloud
+def test_every_path_with_the_secrets_from_secrets_manager(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    _secrets_from_secrets_manager(monkeypatch, "least-privilege", with_values=True)
     _walk_every_path(bridge)
     assert bridge.sandbox_state()["transactions"], "the scenario forwarded nothing"
-    problems = differences(granted_actions(load_template()), dict(aws_calls.CALLS))
-    assert problems == [], (
-        "\n".join(problems) + "\nrecorded: " + json.dumps({k: sorted(v) for k, v in aws_calls.CALLS.items()}, indent=1)
-    )
+
+
+def test_secrets_created_without_a_value_are_not_configured(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template creates the provider-issued secrets with no value: each function that
+    needs one refuses to work (the senders retry; the forwarder keeps the message)."""
+    # A referred sale in the queue first, while the secrets are still set.
+    bridge.add_referral(customer_key="nc-1", partner_key="ann", stripe_customer_id="cus_nc1")
+    bridge.post_stripe(s.event("checkout.session.completed", s.checkout_session(amount_total=5000, customer="cus_nc1")))
+    assert bridge.queue_depth() == 1
+    _secrets_from_secrets_manager(monkeypatch, "created-empty", with_values=False)
+    for response in (
+        bridge.post_stripe(s.event("checkout.session.completed", s.checkout_session(amount_total=100))),
+        bridge.post_paddle(p.notification("transaction.completed", p.transaction(total=100))),
+        bridge.add_referral(customer_key="nc-2", partner_key="bob"),
+        bridge.post_platform({"event": "customer.created", "created_at": "2026-11-23T10:00:00Z", "data": {"key": "x"}}),
+    ):
+        assert response["statusCode"] == 500 and json.loads(response["body"])["error"] == "not_configured", response
+    bridge.mapping.poll_once()
+    assert bridge.sandbox_state()["transactions"] == {}
+    assert bridge.queue_depth() == 1 and bridge.queue_depth(bridge.resources.dead_letter_queue_url) == 0
+
+
+def test_the_recorder_attributes_calls_to_the_function_being_invoked() -> None:
+    saved = {name: set(calls) for name, calls in aws_calls.CALLS.items()}
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs")
+            url = sqs.create_queue(QueueName="recorder-self-check")["QueueUrl"]  # by the test: not recorded
+            aws_calls.name_resources({url: "SelfCheckQueue"})
+            with aws_calls.calls_by("SelfCheckFunction"):
+                sqs.send_message(QueueUrl=url, MessageBody="x")
+                boto3.client("dynamodb").list_tables()
+            assert aws_calls.CALLS["SelfCheckFunction"] == {
+                ("sqs:SendMessage", "SelfCheckQueue"),
+                ("dynamodb:ListTables", "*"),
+            }
+    finally:
+        aws_calls.CALLS.clear()
+        aws_calls.CALLS.update(saved)
 
 
 def test_the_comparison_catches_a_difference_either_way() -> None:
-    granted = {name: {"dynamodb:GetItem"} for name in FUNCTIONS}
-    recorded = {name: {"dynamodb:GetItem"} for name in FUNCTIONS}
-    assert differences(granted, recorded) == []
-    recorded["ForwarderFunction"].add("dynamodb:Query")
-    granted["ReferralsFunction"].add("sqs:PurgeQueue")
-    assert differences(granted, recorded) == [
-        "ReferralsFunction is granted sqs:PurgeQueue, which it never calls",
-        "ForwarderFunction calls dynamodb:Query, which its policy does not grant",
-    ] or sorted(differences(granted, recorded)) == sorted(
-        [
-            "ForwarderFunction calls dynamodb:Query, which its policy does not grant",
-            "ReferralsFunction is granted sqs:PurgeQueue, which it never calls",
-        ]
+    grants = {name: {("dynamodb:GetItem", "ReferralsTable")} for name in FUNCTIONS}
+    recorded = {name: {("dynamodb:GetItem", "ReferralsTable")} for name in FUNCTIONS}
+    assert differences(grants, recorded) == []
+    recorded["ForwarderFunction"].add(("dynamodb:Query", "ReferralsTable"))
+    grants["ReferralsFunction"].add(("sqs:PurgeQueue", "TransactionsQueue"))
+    recorded["StripeWebhookFunction"].add(("sqs:SendMessage", "DeadLetterQueue"))  # right action, wrong resource
+    assert sorted(differences(grants, recorded)) == [
+        "ForwarderFunction calls dynamodb:Query on ReferralsTable, which its policy does not grant",
+        "ReferralsFunction is granted sqs:PurgeQueue on TransactionsQueue, which it never calls",
+        "StripeWebhookFunction calls sqs:SendMessage on DeadLetterQueue, which its policy does not grant",
+    ]
+    assert (
+        _logical_id({"Sub": "${ReferralsTable.Arn}/index/ByTransactionKey"}) == "ReferralsTable/index/ByTransactionKey"
     )
+    with pytest.raises(AssertionError):
+        _logical_id("*")
+
+
+def test_each_function_is_granted_exactly_the_calls_it_makes() -> None:
+    """Last of the session: everything the tests above (and the whole suite) recorded."""
+    recorded = {name: set(aws_calls.CALLS.get(name, set())) for name in FUNCTIONS}
+    problems = differences(granted(TEMPLATE), recorded)
+    assert problems == [], "\n".join(problems) + "\nrecorded:\n" + table(recorded)

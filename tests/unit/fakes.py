@@ -77,6 +77,11 @@ class MemoryLedger:
     ) -> None:
         self.events[(provider, event_id)] = {"event_type": event_type, "outcome": outcome, **detail}
 
+    def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:
+        current = self.events.get((provider, event_id))
+        if current is None or current["outcome"] == "rejected":
+            self.events[(provider, event_id)] = {"event_type": event_type, "outcome": "rejected", "reason": reason}
+
     def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None:
         self.attempts.append((transaction_key, attempt))
 

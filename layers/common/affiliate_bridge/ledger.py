@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from affiliate_bridge.dynamo import key, to_item
+from affiliate_bridge.dynamo import is_conditional_failure, key, to_item
 
 
 class Ledger:
@@ -53,6 +53,34 @@ class Ledger:
                 ":one": {"N": "1" if count_delivery else "0"},
             },
         )
+
+    def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:
+        """A signed event refused as malformed, for explain. Never over an event already
+        accepted under the same id: a later malformed delivery (or a forgery with a leaked
+        secret) must not rewrite what happened to the real one."""
+        now = int(time.time())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "pk": f"EVENT#{provider}#{event_id}",
+                        "sk": "EVENT",
+                        "event_type": event_type,
+                        "outcome": "rejected",
+                        "provider": provider,
+                        "reason": reason,
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                        "expires_at": now + self._ttl_seconds,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR outcome = :rejected",
+                ExpressionAttributeValues={":rejected": {"S": "rejected"}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
 
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:
         now = time.time()

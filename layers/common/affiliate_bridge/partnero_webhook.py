@@ -10,12 +10,14 @@ late retry can arrive after a newer one. Deliveries are therefore ordered by the
 payload itself carries (``created_at``, else ``data.updated_at``, in milliseconds): the
 store applies one only when it is newer than the last one applied for that customer, so a
 stale ``customer.updated`` cannot undo a reassignment and a replayed ``customer.created``
-cannot revive a deleted customer. A customer event without any time is refused (400).
+cannot revive a deleted customer. A time that is not one is refused (400); a delivery
+with no time at all is ordered by its arrival.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +66,9 @@ def _time_ms(value: Any) -> int | None:
     """ISO 8601 (``2026-11-23T10:00:00.000000Z``, ``2026-11-23 10:00:00``) or unix seconds."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) and value == value:  # not NaN
+    if isinstance(value, int | float):
+        if not _EARLIEST_MS <= value * 1000 <= _LATEST_MS:  # also NaN and infinities
+            return None
         ms = int(value * 1000)
     elif isinstance(value, str) and value.strip():
         try:
@@ -94,9 +98,13 @@ def parse_platform_event(payload: Mapping[str, Any]) -> PlatformCustomerEvent:
     customer_key = _text(data.get("key")) or _text(data.get("id"))
     if customer_key is None:
         raise MalformedEvent("customer webhook without data.key")
-    occurred_at_ms = _time_ms(payload.get("created_at")) or _time_ms(data.get("updated_at"))
+    stamp = payload.get("created_at", data.get("updated_at"))
+    occurred_at_ms = _time_ms(stamp)
     if occurred_at_ms is None:
-        raise MalformedEvent("customer webhook without a created_at time to order it by")
+        if stamp is not None:
+            raise MalformedEvent(f"customer webhook created_at {str(stamp)[:40]!r} is not a time")
+        # No time at all (an older or hand-made sender): ordered by its arrival instead.
+        occurred_at_ms = int(time.time() * 1000)
     if event == "customer.deleted" or data.get("deleted") is True:
         return PlatformCustomerEvent(event, PlatformAction.DELETE, customer_key, occurred_at_ms=occurred_at_ms)
     partner = data.get("partner")

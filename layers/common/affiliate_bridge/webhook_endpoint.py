@@ -112,7 +112,7 @@ class WebhookEndpoint:
         named_type = payload.get("type") or payload.get("event_type")
         event_type = str(named_type) if is_valid_id(named_type) else "unknown"
         try:
-            self.intake.ledger.record_event(self.provider, event_id, event_type, "rejected", reason=reason)
+            self.intake.ledger.record_rejection(self.provider, event_id, event_type, reason)
         except Exception:  # the 400 stands; the ledger entry is only for explain
             obs.logger.exception("could not record the rejected event")
 
