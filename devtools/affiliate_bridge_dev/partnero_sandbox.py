@@ -1,6 +1,6 @@
 """A local stand-in for the Partnero v1 API subset the bridge uses.
 
-Implements ``POST/GET /v1/customers``, ``GET /v1/customers/{key}``,
+Implements ``POST/GET /v1/customers``, ``GET/PUT /v1/customers/{key}``,
 ``POST/GET /v1/transactions`` and ``DELETE /v1/transactions/{key}`` with the
 validation that matters to the bridge: Bearer auth, unknown customer, unknown partner,
 duplicate keys (a deleted transaction's key stays taken, as the bridge assumes), soft
@@ -127,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
     # -- the API -----------------------------------------------------------------------
     def _api(self, method: str, path: str, body: dict[str, Any], query: dict[str, list[str]]) -> None:
         state = self.server.state
@@ -139,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"data": customer, "status": 1}) if customer else self._send(
                 404, {"message": "Customer not found."}
             )
+        elif path.startswith("/v1/customers/") and method == "PUT":
+            self._update_customer(unquote(path.split("/", 3)[3]), body)
         elif path == "/v1/transactions" and method == "POST":
             self._create_transaction(body)
         elif path == "/v1/transactions" and method == "GET":
@@ -183,6 +188,30 @@ class _Handler(BaseHTTPRequestHandler):
                 "created_at": _now(),
             }
             self._send(201, {"data": state.customers[key], "status": 1})
+
+    def _update_customer(self, key: str, body: dict[str, Any]) -> None:
+        """``update.key`` renames the customer (its transactions stay with it)."""
+        state = self.server.state
+        update = body.get("update") if isinstance(body, dict) else None
+        customer = state.customers.get(key)
+        if customer is None:
+            self._send(404, {"message": "Customer not found."})
+        elif not isinstance(update, dict):
+            self._validation({"update": ["The update field is required."]})
+        else:
+            new_key = update.get("key")
+            if isinstance(new_key, str) and new_key and new_key != key:
+                if new_key in state.customers:
+                    self._validation({"update.key": ["The key has already been taken."]})
+                    return
+                state.customers[new_key] = {**state.customers.pop(key), "key": new_key}
+                for transaction in state.transactions.values():
+                    if transaction["customer"] == key:
+                        transaction["customer"] = new_key
+                key = new_key
+            if isinstance(update.get("email"), str):
+                state.customers[key]["email"] = update["email"]
+            self._send(200, {"data": state.customers[key], "status": 1})
 
     def _create_transaction(self, body: dict[str, Any]) -> None:
         state = self.server.state

@@ -339,3 +339,31 @@ def test_a_mirror_lost_to_a_failed_enqueue_is_sent_on_the_callers_retry(
     bridge.drain()
     customers = bridge.sandbox_state()["customers"]
     assert customers["Jörg Müller 42"]["partner"] == "kim"  # a key SQS refuses as a group id still works
+
+
+@pytest.mark.bridge_env(ATTRIBUTION_LAST_TOUCH="true")
+def test_a_last_touch_reassignment_moves_the_customer_at_the_affiliate_api(bridge: Bridge) -> None:
+    """The API cannot change a customer's partner: the old record is set aside (renamed,
+    keeping its transactions and their partner) and the customer created under the new one."""
+    bridge.add_referral(customer_key="mover", partner_key="old-p", stripe_customer_id="cus_mover")
+    first = s.checkout_session(amount_total=1000, customer="cus_mover")
+    bridge.post_stripe(s.event("checkout.session.completed", first))
+    bridge.drain()
+    assert bridge.sandbox_state()["customers"]["mover"]["partner"] == "old-p"
+    moved = bridge.add_referral(customer_key="mover", partner_key="new-p", stripe_customer_id="cus_mover")
+    assert _body(moved)["outcome"] == "updated"
+    bridge.drain()
+    second = s.checkout_session(amount_total=2000, customer="cus_mover")
+    bridge.post_stripe(s.event("checkout.session.completed", second))
+    bridge.drain()
+    state = bridge.sandbox_state()
+    assert state["customers"]["mover"]["partner"] == "new-p"
+    transactions = state["transactions"]
+    assert transactions[f"stripe-{first['payment_intent']}"]["partner"] == "old-p"  # earned before the move
+    assert transactions[f"stripe-{second['payment_intent']}"]["partner"] == "new-p"
+    aside = [key for key in state["customers"] if key.startswith("mover~until-")]
+    assert len(aside) == 1 and state["customers"][aside[0]]["partner"] == "old-p"
+    # Repeating the reassignment changes nothing more.
+    bridge.add_referral(customer_key="mover", partner_key="new-p", stripe_customer_id="cus_mover")
+    bridge.drain()
+    assert len([key for key in bridge.sandbox_state()["customers"] if key.startswith("mover")]) == 2

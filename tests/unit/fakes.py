@@ -156,5 +156,16 @@ class MemoryAffiliateApi:
         amount: Money = held["amount"]
         return amount.amount_minor
 
+    def customer_partner(self, customer_key: str) -> str | None:
+        self.calls.append(f"GET CUSTOMER {customer_key}")
+        return self.customers.get(customer_key)
+
+    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer:
+        self.calls.append(f"RENAME {customer_key}")
+        if customer_key not in self.customers:
+            return ApiAnswer(404)
+        self.customers[new_key] = self.customers.pop(customer_key)
+        return ApiAnswer(200)
+
     def active(self) -> dict[str, Money]:
         return {k: v["amount"] for k, v in self.transactions.items() if not v["deleted"]}

@@ -52,6 +52,10 @@ class AffiliateApi(Protocol):
 
     def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None: ...
 
+    def customer_partner(self, customer_key: str) -> str | None: ...
+
+    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer: ...
+
 
 class StateStore(Protocol):
     def load(self, transaction_key: str) -> PaymentState: ...
@@ -221,6 +225,43 @@ class Forwarder:
         customer = message.customer
         assert customer is not None
         state = PaymentState(transaction_key=message.transaction_key)
+        if customer.reassigned_at is not None:
+            return self._reassign(state, message)
+        self._call(
+            state,
+            "POST /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.create_customer(customer.customer_key, customer.partner_key, customer.customer_email),
+        )
+        return ForwardResult(state, ())
+
+    def _reassign(self, state: PaymentState, message: TransactionMessage) -> ForwardResult:
+        """Move a customer to its new partner with documented calls only: the API has no
+        way to change a customer's partner, so the record it holds is renamed to
+        ``<key>~until-<time>`` (keeping its past transactions, credited to the old partner)
+        and the customer is created again under the new one; later transactions follow.
+        Each step is safe to repeat: a crash in between renames nothing twice (404) and
+        creates nothing twice ("exists")."""
+        customer = message.customer
+        assert customer is not None and customer.reassigned_at is not None
+        held: list[str | None] = []
+
+        def look() -> ApiAnswer:
+            held.append(self.api.customer_partner(customer.customer_key))
+            return ApiAnswer(200)
+
+        self._call(state, "GET /v1/customers", customer.customer_key, message.event_id, look)
+        if held[0] is None or held[0] == customer.partner_key:
+            return ForwardResult(state, ())  # unknown there (its next sale creates it), or in line
+        aside = f"{customer.customer_key}~until-{customer.reassigned_at}"
+        self._call(
+            state,
+            "PUT /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.rename_customer(customer.customer_key, aside),
+        )
         self._call(
             state,
             "POST /v1/customers",

@@ -269,6 +269,30 @@ class PartneroClient:
                 return None
             page += 1
 
+    def customer_partner(self, customer_key: str) -> str | None:
+        """The partner key the API holds the customer under, None when it does not know it."""
+        response = self._call("GET", f"/v1/customers/{quote(customer_key, safe='')}")
+        if response.status_code == 404:
+            return None
+        if not response.ok:
+            raise PermanentError(f"GET /v1/customers: HTTP {response.status_code}", response.status_code, response.text)
+        try:
+            data = response.json().get("data") or {}
+        except (ValueError, AttributeError) as exc:
+            raise RetryableError("GET /v1/customers: answer is not JSON", response.status_code) from exc
+        partner = data.get("partner") if isinstance(data, dict) else None
+        if isinstance(partner, dict):
+            partner = partner.get("key")
+        return str(partner) if partner else ""
+
+    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer:
+        """``PUT /v1/customers/{key}`` with ``update.key``: the documented way to set a
+        customer aside (its transactions, and their partner, go with it). 404: gone already."""
+        response = self._call("PUT", f"/v1/customers/{quote(customer_key, safe='')}", {"update": {"key": new_key}})
+        if response.ok or response.status_code == 404:
+            return ApiAnswer(response.status_code)
+        raise PermanentError(f"PUT /v1/customers: HTTP {response.status_code}", response.status_code, response.text)
+
     def delete_transaction(self, key: str) -> ApiAnswer:
         response = self._call("DELETE", f"/v1/transactions/{quote(key, safe='')}")
         if response.ok or response.status_code == 404:

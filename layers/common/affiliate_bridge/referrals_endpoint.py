@@ -19,6 +19,7 @@ through the queue.
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -230,6 +231,19 @@ class ReferralsEndpoint:
         # UNCHANGED too: when the enqueue failed after the referral was stored, the caller's
         # retry finds it unchanged and must still mirror it. A repeat costs nothing: SQS drops
         # the same message within five minutes, and the API answers "exists" after that.
+        if outcome is ReferralOutcome.UPDATED and current.source != "partnero":
+            # Last touch moved the customer here; the affiliate API still holds the old
+            # partner (the platform's own customer.updated needs no move: it is the API).
+            _count("reassigned")
+            self.queue.send(
+                customer_message(
+                    current.customer_key,
+                    current.partner_key,
+                    referral.email,
+                    f"reassign-{int(time.time())}",
+                    reassigned_at=int(time.time()),
+                )
+            )
         if mirror and outcome in (ReferralOutcome.CREATED, ReferralOutcome.UNCHANGED):
             self.queue.send(customer_message(current.customer_key, current.partner_key, referral.email, "signup"))
         body["released_payments"] = released

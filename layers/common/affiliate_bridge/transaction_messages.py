@@ -55,6 +55,10 @@ class CustomerFacts:
     customer_key: str
     partner_key: str
     customer_email: str | None = None
+    # A reassignment (last touch): the API holds the customer under another partner and
+    # cannot change a customer's partner, so the old record is set aside (renamed) and the
+    # customer created again under this partner.
+    reassigned_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,9 @@ def sale_message(payment: Payment, attribution: Attribution, create_customer: bo
     )
 
 
-def customer_message(customer_key: str, partner_key: str, email: str | None, reason: str) -> TransactionMessage:
+def customer_message(
+    customer_key: str, partner_key: str, email: str | None, reason: str, reassigned_at: int | None = None
+) -> TransactionMessage:
     """Group ``customer-<key>``: a customer's own messages stay in order. A key that is an
     email address is named by its hash: this name is logged and keys ledger entries."""
     return TransactionMessage(
@@ -155,7 +161,7 @@ def customer_message(customer_key: str, partner_key: str, email: str | None, rea
         event_type="referral.created",
         transaction_key=f"customer-{loggable_key(customer_key)}",
         occurred_at=0,
-        customer=CustomerFacts(customer_key, partner_key, email),
+        customer=CustomerFacts(customer_key, partner_key, email, reassigned_at),
     )
 
 
