@@ -36,7 +36,7 @@ from affiliate_bridge.domain import (
 from affiliate_bridge.money import Money
 
 MAX_ID_LENGTH = 255
-MAX_TEXT_LENGTH = 256
+MAX_TEXT_LENGTH = 500  # Stripe's limit for a metadata value; within DynamoDB's 2,048-byte keys
 MAX_EMAIL_LENGTH = 320
 LATEST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 _ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_ID_LENGTH}}}")
