@@ -81,7 +81,7 @@ def test_referrals_are_bounded_too() -> None:
     validate_referral(Referral("c1", "p1", "a@example.com", "cus_1", "ctm_1"))
     for referral in (
         Referral("c\x07", "p1"),
-        Referral("c1", "p" * 300),
+        Referral("c1", "p" * 501),
         Referral("c1", "p1", email="nope"),
         Referral("c1", "p1", stripe_customer_id="cus 1"),
     ):
