@@ -77,13 +77,13 @@ def install() -> None:
                 CALLS[function].add((f"{service}:{operation_name}", _logical(name)))
         return original(self, operation_name, api_params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    BaseClient._make_api_call = recording
 
 
 def uninstall() -> None:
     global _original
     if _original is not None:
-        BaseClient._make_api_call = _original  # type: ignore[method-assign]
+        BaseClient._make_api_call = _original
         _original = None
 
 
