@@ -196,3 +196,20 @@ def test_dispute_updates_are_ordered_and_closed_disputes_are_final(
 def test_a_lost_dispute_for_part_of_the_charge_keeps_the_proportional_commission() -> None:
     state = fold(fold(PaymentState(transaction_key="stripe-in_1"), sale()), _dispute_at("lost", 2, amount=300))
     assert state.desired_minor() == 1000 * (1200 - 300) // 1200
+
+
+def test_a_later_sale_event_naming_the_alias_still_pulls_its_facts() -> None:
+    """invoice.paid (basil: no payment intent) is folded first; a later event about the
+    same money names the payment intent under which a lost dispute was already filed."""
+    from dataclasses import replace
+
+    from tests.unit.fakes import MemoryQueue, MemoryReferrals
+
+    api, states, queue = MemoryAffiliateApi(), MemoryStates(), MemoryQueue()
+    fwd = Forwarder(states, MemoryLedger(), api, links=MemoryReferrals(), queue=queue)
+    fwd.forward(replace(dispute("lost", 1200), transaction_key="stripe-pi_1"))
+    fwd.forward(sale("evt_invoice_paid"))
+    assert api.active() == {KEY: Money(1000, "USD")}
+    fwd.forward(replace(sale("evt_session"), alias_keys=("stripe-pi_1",)))
+    assert api.active() == {}
+    assert states.states["stripe-pi_1"].merged_into == KEY

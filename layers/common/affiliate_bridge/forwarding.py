@@ -105,7 +105,7 @@ class Forwarder:
         if message.relink is not None:
             return ForwardResult(self._move(state, message.provider, message.relink), ())
         folded = fold(state, message)
-        if message.sale is not None and state.sale is None:
+        if message.sale is not None and message.alias_keys:
             folded = self._pull(folded, message)
         if folded != state:
             state = self.states.save(folded)
@@ -164,7 +164,8 @@ class Forwarder:
         return ForwardResult(alias, ())
 
     def _pull(self, state: PaymentState, message: TransactionMessage) -> PaymentState:
-        """A payment's first sale takes in the facts already filed under its alias keys.
+        """A sale naming alias keys (any of its events, not only the first) takes in the
+        facts already filed under them.
         The payment's state holding them is saved before the aliases are marked merged,
         so a crash in between loses nothing (the alias still holds them, and moves them
         by queue when its next message finds the link)."""
