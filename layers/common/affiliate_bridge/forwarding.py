@@ -194,16 +194,7 @@ class Forwarder:
         if pending.call == "create":
             if held is None:  # did not land: plan again (the same key is tried again)
                 return self.states.save(replace(state, pending=None))
-            return self.states.save(
-                replace(
-                    state,
-                    pending=None,
-                    applied_key=pending.key,
-                    applied_minor=held,
-                    revision=state.revision + 1,
-                    customer_known=True,
-                )
-            )
+            return self._created(state, pending.key, held)
         if held is None:  # the delete landed
             return self.states.save(replace(state, pending=None, applied_key=None, applied_minor=0))
         return self.states.save(replace(state, pending=None, applied_key=pending.key, applied_minor=held))
@@ -317,12 +308,17 @@ class Forwarder:
                 # Taken by a transaction deleted since: that key is spent, use the next.
                 return self.states.save(replace(state, pending=None, revision=state.revision + 1))
             held = found
+        return self._created(state, step.key, held)
+
+    def _created(self, state: PaymentState, key: str, held_minor: int) -> PaymentState:
+        """The API holds ``held_minor`` under ``key``: that revision key is used up, and the
+        customer exists there."""
         return self.states.save(
             replace(
                 state,
                 pending=None,
-                applied_key=step.key,
-                applied_minor=held,
+                applied_key=key,
+                applied_minor=held_minor,
                 revision=state.revision + 1,
                 customer_known=True,
             )
