@@ -94,9 +94,9 @@ def cold_start() -> dict[str, float]:
 def hot_path() -> dict[str, float]:
     import stripe
 
-    from affiliate_bridge.domain import EventRules
-    from affiliate_bridge.stripe_events import normalise_stripe_event
-    from affiliate_bridge.stripe_signature import verify_stripe_signature
+    from affiliate_bridge.domain.events import EventRules
+    from affiliate_bridge.providers.stripe.events import normalise_stripe_event
+    from affiliate_bridge.providers.stripe.signature import verify_stripe_signature
     from affiliate_bridge_dev import stripe_samples as s
     from affiliate_bridge_dev.senders import stripe_signature_header
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from affiliate_bridge.dynamo import from_item, key
+from affiliate_bridge.storage.dynamo import from_item, key
 
 PROVIDERS = ("stripe", "paddle")
 FAILURE_ATTRIBUTES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from affiliate_bridge.signing import hmac_sha256_hex
+from affiliate_bridge.providers.signing import hmac_sha256_hex
 
 
 def stripe_signature_header(body: bytes, secret: str, timestamp: int | None = None) -> str:

@@ -4,9 +4,9 @@ from typing import Any
 
 import boto3
 
-from affiliate_bridge.forwarder_wiring import build_forwarder_batch
-from affiliate_bridge.observability import logger, metrics, tracer
-from affiliate_bridge.settings import Settings
+from affiliate_bridge.edge.observability import logger, metrics, tracer
+from affiliate_bridge.edge.settings import Settings
+from affiliate_bridge.wiring import build_forwarder_batch
 
 settings = Settings.from_env()
 _sqs = boto3.client("sqs")

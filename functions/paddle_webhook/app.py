@@ -1,16 +1,16 @@
 """PaddleWebhookFunction: Paddle Billing -> verified, attributed message on TransactionsQueue.
 
 A doorway only, like the Stripe one: the shared endpoint differs only in the signature
-check and the normaliser (affiliate_bridge.webhook_wiring).
+check and the normaliser (affiliate_bridge.wiring).
 """
 
 from typing import Any
 
 import boto3
 
-from affiliate_bridge.observability import logger, metrics, tracer
-from affiliate_bridge.settings import Settings
-from affiliate_bridge.webhook_wiring import build_intake, build_paddle_endpoint
+from affiliate_bridge.edge.observability import logger, metrics, tracer
+from affiliate_bridge.edge.settings import Settings
+from affiliate_bridge.wiring import build_intake, build_paddle_endpoint
 
 settings = Settings.from_env()
 endpoint = build_paddle_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))

@@ -4,9 +4,9 @@ from typing import Any
 
 import boto3
 
-from affiliate_bridge.observability import logger, metrics, tracer
-from affiliate_bridge.referrals_endpoint import build_referrals_endpoint
-from affiliate_bridge.settings import Settings
+from affiliate_bridge.edge.observability import logger, metrics, tracer
+from affiliate_bridge.edge.settings import Settings
+from affiliate_bridge.wiring import build_referrals_endpoint
 
 settings = Settings.from_env()
 endpoint = build_referrals_endpoint(settings, boto3.client("dynamodb"), boto3.client("sqs"))

@@ -1,16 +1,16 @@
 """StripeWebhookFunction: Stripe -> verified, attributed message on TransactionsQueue.
 
 A doorway only: clients and settings are built once per container at import; the request
-goes to the shared webhook endpoint (affiliate_bridge.webhook_endpoint).
+goes to the shared webhook endpoint (affiliate_bridge.edge.webhook_endpoint).
 """
 
 from typing import Any
 
 import boto3
 
-from affiliate_bridge.observability import logger, metrics, tracer
-from affiliate_bridge.settings import Settings
-from affiliate_bridge.webhook_wiring import build_intake, build_stripe_endpoint
+from affiliate_bridge.edge.observability import logger, metrics, tracer
+from affiliate_bridge.edge.settings import Settings
+from affiliate_bridge.wiring import build_intake, build_stripe_endpoint
 
 settings = Settings.from_env()
 endpoint = build_stripe_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))

@@ -60,14 +60,14 @@ def test_table_has_ttl_on_the_attribute_the_code_writes_and_pitr() -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     attribute = table["TimeToLiveSpecification"]["AttributeName"]
-    for module in ("ledger.py", "parked_payments.py"):
+    for module in ("storage/ledger.py", "storage/parked_payments.py"):
         assert f'"{attribute}"' in (LAYER / module).read_text()
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["ByTransactionKey"]
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_environment_names_match_what_settings_and_secrets_read(function: str) -> None:
-    code = (LAYER / "settings.py").read_text() + (LAYER / "secrets.py").read_text()
+    code = (LAYER / "edge/settings.py").read_text() + (LAYER / "edge/secrets.py").read_text()
     read_by_code = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', code))
     for name in _env(function):
         if name.startswith("POWERTOOLS_"):
@@ -78,7 +78,7 @@ def test_environment_names_match_what_settings_and_secrets_read(function: str) -
 
 def _secret_names() -> set[str]:
     names = set()
-    for path in LAYER.glob("*.py"):
+    for path in LAYER.rglob("*.py"):
         names.update(re.findall(r'(?:resolve_secret|_secrets)\("([A-Z_]+)"\)', path.read_text()))
     return names
 

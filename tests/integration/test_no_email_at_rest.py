@@ -93,7 +93,7 @@ def test_an_email_used_as_customer_key_is_never_logged(bridge: Bridge, capsys: p
 
 
 def test_the_log_formatter_redacts_whatever_a_call_site_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    from affiliate_bridge import observability
+    from affiliate_bridge.edge import observability
 
     with logs_to_current_stdout():
         observability.logger.warning(

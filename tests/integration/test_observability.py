@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge import observability
+from affiliate_bridge.edge import observability
 from affiliate_bridge_dev import stripe_samples as s
 from tests.integration.conftest import Bridge
 

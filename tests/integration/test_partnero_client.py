@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import (
+from affiliate_bridge.affiliate.partnero import (
     NewCustomer,
     PartneroClient,
     PermanentError,
@@ -18,6 +17,7 @@ from affiliate_bridge.partnero_client import (
     UnknownCustomer,
     parse_retry_after,
 )
+from affiliate_bridge.domain.money import Money
 from affiliate_bridge_dev.partnero_sandbox import SandboxServer, start_sandbox
 
 KEY = "client-test-key"

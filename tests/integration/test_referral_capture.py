@@ -321,7 +321,7 @@ def test_a_deletion_that_beats_the_creation_leaves_a_tombstone(bridge: Bridge) -
 def test_a_mirror_lost_to_a_failed_enqueue_is_sent_on_the_callers_retry(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from affiliate_bridge.transactions_queue import TransactionsQueue
+    from affiliate_bridge.storage.transactions_queue import TransactionsQueue
 
     real_send = TransactionsQueue.send
     failures = iter([True])

@@ -215,7 +215,7 @@ def test_unreadable_messages_go_to_the_dead_letter_queue_with_the_reason(
 
 
 def test_a_message_round_trips_through_the_schema() -> None:
-    from affiliate_bridge.transaction_messages import ReversalFacts, SaleFacts, TransactionMessage
+    from affiliate_bridge.domain.messages import ReversalFacts, SaleFacts, TransactionMessage
 
     sale = TransactionMessage(
         "stripe", "evt_1", "invoice.paid", "stripe-in_1", 5, sale=SaleFacts(1, 1, "USD", "c", "p", "email")
@@ -252,7 +252,7 @@ def test_a_batch_of_routine_retries_reports_failures_instead_of_raising(bridge: 
 def test_an_unexpected_failure_is_logged_with_its_reason_and_counted(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from affiliate_bridge.payment_state_store import PaymentStateStore
+    from affiliate_bridge.storage.payment_states import PaymentStateStore
     from tests.integration.test_observability import _json_lines, logs_to_current_stdout
 
     bridge.add_referral(customer_key="bug-1", partner_key="ann", stripe_customer_id="cus_bug")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from affiliate_bridge.domain import Referral
-from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import ApiAnswer, NewCustomer, UnknownCustomer
-from affiliate_bridge.payment_state import PaymentState
-from affiliate_bridge.referrals_store import AliasKind, ReferralOutcome
-from affiliate_bridge.transaction_messages import TransactionMessage
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer, UnknownCustomer
+from affiliate_bridge.domain.events import Referral
+from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.forwarding.state import PaymentState
+from affiliate_bridge.storage.referrals import AliasKind, ReferralOutcome
 
 
 @dataclass

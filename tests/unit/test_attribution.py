@@ -1,6 +1,6 @@
-from affiliate_bridge.attribution import attribute
-from affiliate_bridge.domain import AttributionRule, CustomerRefs, Referral
-from affiliate_bridge.identity import email_hash
+from affiliate_bridge.attribution.rules import attribute
+from affiliate_bridge.domain.events import AttributionRule, CustomerRefs, Referral
+from affiliate_bridge.domain.identity import email_hash
 from tests.unit.fakes import MemoryReferrals
 
 

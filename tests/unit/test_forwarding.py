@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
-from affiliate_bridge.forwarding import Forwarder
-from affiliate_bridge.money import Money
-from affiliate_bridge.payment_state import CreateTransaction, DeleteTransaction, PaymentState, fold, plan
-from affiliate_bridge.transaction_messages import ReversalFacts, SaleFacts, TransactionMessage
+from affiliate_bridge.domain.messages import ReversalFacts, SaleFacts, TransactionMessage
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.forwarding.forwarder import Forwarder
+from affiliate_bridge.forwarding.state import CreateTransaction, DeleteTransaction, PaymentState, fold, plan
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryStates
 
 KEY = "stripe-in_1"

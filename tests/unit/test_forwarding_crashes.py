@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.forwarding import Forwarder
-from affiliate_bridge.money import Money
-from affiliate_bridge.partnero_client import ApiAnswer, NewCustomer
-from affiliate_bridge.payment_state import PaymentState
-from affiliate_bridge.transaction_messages import TransactionMessage
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
+from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.forwarding.forwarder import Forwarder
+from affiliate_bridge.forwarding.state import PaymentState
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryStates
 from tests.unit.test_forwarding import KEY, dispute, refund, sale
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from affiliate_bridge.domain import EventRules, Referral
-from affiliate_bridge.intake import Intake, Outcome
-from affiliate_bridge.stripe_events import normalise_stripe_event
+from affiliate_bridge.attribution.intake import Intake, Outcome
+from affiliate_bridge.domain.events import EventRules, Referral
+from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
 from tests.unit.fakes import MemoryLedger, MemoryQueue, MemoryReferrals
 
@@ -71,9 +71,9 @@ def test_queue_failure_raises_so_the_webhook_answers_5xx() -> None:
 
 
 def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_once() -> None:
-    from affiliate_bridge.domain import Payment
-    from affiliate_bridge.identity import email_hash
-    from affiliate_bridge.paddle_events import normalise_paddle_event
+    from affiliate_bridge.domain.events import Payment
+    from affiliate_bridge.domain.identity import email_hash
+    from affiliate_bridge.providers.paddle.events import normalise_paddle_event
     from affiliate_bridge_dev import paddle_samples as p
 
     class CountingReferrals(MemoryReferrals):

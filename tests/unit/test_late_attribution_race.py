@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.domain import CustomerRefs, Payment, Referral
-from affiliate_bridge.intake import Intake, Outcome
-from affiliate_bridge.late_attribution import LateAttribution
-from affiliate_bridge.money import Money
-from affiliate_bridge.parked_payments import ParkedPayment
-from affiliate_bridge.transaction_messages import TransactionMessage, alias_keys
-from affiliate_bridge.transactions_queue import deduplication_id
+from affiliate_bridge.attribution.intake import Intake, Outcome
+from affiliate_bridge.attribution.late import LateAttribution
+from affiliate_bridge.domain.events import CustomerRefs, Payment, Referral
+from affiliate_bridge.domain.messages import TransactionMessage, alias_keys
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.storage.parked_payments import ParkedPayment
+from affiliate_bridge.storage.transactions_queue import deduplication_id
 from tests.unit.fakes import MemoryLedger, MemoryReferrals
 
 TRIALS = 3000

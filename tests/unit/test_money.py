@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from affiliate_bridge.money import CurrencyError, Money, minor_unit_exponent, proportion
+from affiliate_bridge.domain.money import CurrencyError, Money, minor_unit_exponent, proportion
 
 
 @pytest.mark.parametrize(

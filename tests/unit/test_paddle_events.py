@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.domain import (
+from affiliate_bridge.domain.events import (
     CustomerProfile,
     DisputeStatus,
     EventRules,
@@ -16,7 +16,7 @@ from affiliate_bridge.domain import (
     Reversal,
     ReversalReason,
 )
-from affiliate_bridge.paddle_events import normalise_paddle_event
+from affiliate_bridge.providers.paddle.events import normalise_paddle_event
 from affiliate_bridge_dev import paddle_samples as p
 from tests.conftest import fixture_json
 

@@ -15,7 +15,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from affiliate_bridge.domain import (
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer, RetryableError
+from affiliate_bridge.attribution.intake import Intake
+from affiliate_bridge.attribution.late import LateAttribution
+from affiliate_bridge.domain.events import (
     CustomerRefs,
     DisputeStatus,
     NormalisedEvent,
@@ -25,14 +28,11 @@ from affiliate_bridge.domain import (
     Reversal,
     ReversalReason,
 )
-from affiliate_bridge.forwarding import Forwarder
-from affiliate_bridge.intake import Intake
-from affiliate_bridge.late_attribution import LateAttribution
-from affiliate_bridge.money import Money, proportion
-from affiliate_bridge.partnero_client import ApiAnswer, NewCustomer, RetryableError
-from affiliate_bridge.payment_state import PaymentState
-from affiliate_bridge.transaction_messages import TransactionMessage
-from affiliate_bridge.transactions_queue import deduplication_id, message_group_id
+from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.money import Money, proportion
+from affiliate_bridge.forwarding.forwarder import Forwarder
+from affiliate_bridge.forwarding.state import PaymentState
+from affiliate_bridge.storage.transactions_queue import deduplication_id, message_group_id
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryReferrals, MemoryStates
 from tests.unit.test_late_attribution_race import SlowParking
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.domain import (
+from affiliate_bridge.domain.events import (
     DisputeStatus,
     EventRules,
     Ignored,
@@ -17,7 +17,7 @@ from affiliate_bridge.domain import (
     Reversal,
     ReversalReason,
 )
-from affiliate_bridge.stripe_events import normalise_stripe_event
+from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
 from tests.conftest import fixture_json
 

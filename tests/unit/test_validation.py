@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from affiliate_bridge.domain import (
+from affiliate_bridge.domain.events import (
     CustomerRefs,
     EventRules,
     MalformedEvent,
@@ -13,10 +13,10 @@ from affiliate_bridge.domain import (
     Reversal,
     ReversalReason,
 )
-from affiliate_bridge.money import Money
-from affiliate_bridge.paddle_events import normalise_paddle_event
-from affiliate_bridge.transactions_queue import message_group_id
-from affiliate_bridge.validation import validate_event, validate_referral
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.validation import validate_event, validate_referral
+from affiliate_bridge.providers.paddle.events import normalise_paddle_event
+from affiliate_bridge.storage.transactions_queue import message_group_id
 from affiliate_bridge_dev.paddle_samples import notification, transaction
 
 PAYMENT = Payment(

@@ -1,0 +1,62 @@
+"""Which partner referred the paying customer: first match wins, every step recorded.
+
+Precedence (ARCHITECTURE.md): explicit customer key -> provider customer id -> email.
+The trail in ``Attribution.tried`` names each rule and whether it hit, never the email.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from affiliate_bridge.domain.events import Attribution, AttributionRule, CustomerRefs, Referral
+from affiliate_bridge.domain.identity import email_hash
+from affiliate_bridge.storage.referrals import AliasKind, provider_customer_alias
+
+
+class ReferralLookup(Protocol):
+    def find_referral(self, customer_key: str) -> Referral | None: ...
+
+    def find_customer_key(self, kind: AliasKind, value: str) -> str | None: ...
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None: ...
+
+
+def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> Attribution:
+    tried: list[str] = []
+
+    def found(rule: AttributionRule, referral: Referral) -> Attribution:
+        tried.append(f"{rule}:matched")
+        return Attribution(referral.customer_key, referral.partner_key, rule, tuple(tried))
+
+    if customer.customer_key:
+        referral = referrals.find_referral(customer.customer_key)
+        if referral:
+            return found(AttributionRule.CUSTOMER_KEY, referral)
+        tried.append(f"{AttributionRule.CUSTOMER_KEY}:no referral")
+    else:
+        tried.append(f"{AttributionRule.CUSTOMER_KEY}:absent")
+
+    provider_id = customer.provider_customer_id
+    hashed_email: str | None = None
+    candidates: list[tuple[AttributionRule, AliasKind, str | None]] = [
+        (AttributionRule.PROVIDER_CUSTOMER, provider_customer_alias(provider), provider_id),
+        (AttributionRule.EMAIL, AliasKind.EMAIL, None),
+    ]
+    for rule, kind, value in candidates:
+        if rule is AttributionRule.EMAIL:
+            # Looked up only when needed: the payment's own email, else the one the
+            # provider told us for this customer id (customer.* events).
+            if customer.email:
+                value = email_hash(customer.email)
+            elif provider_id:
+                value = referrals.find_email_hash(provider, provider_id)
+            hashed_email = value
+        if not value:
+            tried.append(f"{rule}:absent")
+            continue
+        customer_key = referrals.find_customer_key(kind, value)
+        referral = referrals.find_referral(customer_key) if customer_key else None
+        if referral:
+            return found(rule, referral)
+        tried.append(f"{rule}:no referral")
+    return Attribution(None, None, None, tuple(tried), hashed_email)

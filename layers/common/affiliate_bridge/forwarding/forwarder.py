@@ -1,0 +1,347 @@
+"""The forwarder use case: fold one message into its payment, then bring the affiliate
+API in line with it.
+
+The ledger never trusts itself about the API. Before each call the intended call is
+saved (``PaymentState.pending``) and after it the result; a payment loaded with an intent
+still pending crashed (or failed to save) between the two, so the forwarder first reads
+what the API holds under that key and records that, whichever way the call went. A
+create answered "already taken" is checked the same way against the amount it holds.
+Then it plans again from the truth, one call at a time. Every call and its answer is
+written to the ledger for ``explain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from affiliate_bridge.affiliate.partnero import (
+    AffiliateApiError,
+    ApiAnswer,
+    NewCustomer,
+    PermanentError,
+    UnknownCustomer,
+)
+from affiliate_bridge.domain.messages import TransactionMessage, moved_reversal
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.forwarding.state import (
+    DeleteTransaction,
+    PaymentState,
+    PendingCall,
+    Step,
+    fold,
+    plan,
+    reversal_facts,
+)
+
+
+class AffiliateApi(Protocol):
+    def create_transaction(
+        self,
+        key: str,
+        customer_key: str,
+        amount: Money,
+        created_at: int | None = None,
+        new_customer: NewCustomer | None = None,
+    ) -> ApiAnswer: ...
+
+    def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer: ...
+
+    def delete_transaction(self, key: str) -> ApiAnswer: ...
+
+    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None: ...
+
+    def customer_partner(self, customer_key: str) -> str | None: ...
+
+    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer: ...
+
+
+class StateStore(Protocol):
+    def load(self, transaction_key: str) -> PaymentState: ...
+
+    def save(self, state: PaymentState) -> PaymentState: ...
+
+
+class PaymentLinks(Protocol):
+    def find_payment_key(self, provider: str, ref: str) -> str | None: ...
+
+
+class Queue(Protocol):
+    def send(self, message: TransactionMessage) -> str: ...
+
+
+class AttemptLog(Protocol):
+    def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None: ...
+
+
+# Calls per message at most: delete + create, plus a burnt key or a corrected amount.
+MAX_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    state: PaymentState
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Forwarder:
+    states: StateStore
+    attempts: AttemptLog
+    api: AffiliateApi
+    # Where reversals filed under an alias key find their payment (None: not wired).
+    links: PaymentLinks | None = None
+    queue: Queue | None = None
+
+    def forward(self, message: TransactionMessage) -> ForwardResult:
+        if message.customer is not None:
+            return self._mirror_customer(message)
+        state = self.states.load(message.transaction_key)
+        if state.pending is not None:
+            state = self._resolve_pending(state, message.event_id)
+        if state.merged_into is not None:
+            return self._follow(state, message)
+        if message.relink is not None:
+            return ForwardResult(self._move(state, message.provider, message.relink), ())
+        folded = fold(state, message)
+        if message.sale is not None and message.alias_keys:
+            folded = self._pull(folded, message)
+        if folded != state:
+            state = self.states.save(folded)
+        if state.sale is None and message.reversal is not None:
+            # Filed under an alias key (a payment intent, a charge) because the payment's
+            # own key was not known: if the link is known by now, move everything there.
+            own = self._linked_key(state.transaction_key, message.provider)
+            if own is not None:
+                return ForwardResult(self._move(state, message.provider, own), ())
+        # The state keeps no email (only its hash); the message being handled may carry
+        # one, for creating the customer with its first transaction.
+        email = message.sale.customer_email if message.sale else None
+        done: list[Step] = []
+        # One call at a time, planning again after each: an answer ("already taken" with
+        # another amount) can change what the next call must be. Each round either moves
+        # the API one step closer or burns a revision key, so a few rounds always suffice.
+        for _ in range(MAX_ROUNDS):
+            steps = plan(state)
+            if not steps:
+                break
+            state = self._run(steps[0], state, message.event_id, email)
+            done.append(steps[0])
+        else:
+            if plan(state):
+                raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
+        return ForwardResult(state, tuple(done))
+
+    # -- facts filed under an alias key before the link was known ---------------------------
+    def _linked_key(self, alias_key: str, provider: str) -> str | None:
+        if self.links is None:
+            return None
+        own = self.links.find_payment_key(provider, alias_key.removeprefix(f"{provider}-"))
+        return own if own and own != alias_key else None
+
+    def _move(self, alias: PaymentState, provider: str, own_key: str) -> PaymentState:
+        """Send the alias's facts to the payment's own key (its queue group, so they are
+        folded in order with the payment's other messages), then mark the alias. A crash
+        in between sends them again; folding the same fact twice changes nothing, and the
+        queue drops a repeat within five minutes (same deduplication id)."""
+        if alias.sale is not None or self.queue is None:
+            return alias  # a payment in its own right, not an alias
+        for fact, occurred_at in reversal_facts(alias):
+            event_id = f"moved:{alias.transaction_key}:{fact.source_id}:{fact.reversed_minor}:{fact.dispute_status}"
+            self.queue.send(moved_reversal(fact, provider, event_id, occurred_at, own_key))
+        return self.states.save(replace(alias, merged_into=own_key))
+
+    def _follow(self, alias: PaymentState, message: TransactionMessage) -> ForwardResult:
+        """A fact that still reached a merged alias goes where the others went."""
+        assert alias.merged_into is not None
+        if message.reversal is not None and self.queue is not None:
+            self.queue.send(
+                moved_reversal(
+                    message.reversal, message.provider, message.event_id, message.occurred_at, alias.merged_into
+                )
+            )
+        return ForwardResult(alias, ())
+
+    def _pull(self, state: PaymentState, message: TransactionMessage) -> PaymentState:
+        """A sale naming alias keys (any of its events, not only the first) takes in the
+        facts already filed under them.
+        The payment's state holding them is saved before the aliases are marked merged,
+        so a crash in between loses nothing (the alias still holds them, and moves them
+        by queue when its next message finds the link)."""
+        pulled: list[PaymentState] = []
+        for alias_key in message.alias_keys:
+            alias = self.states.load(alias_key)
+            if alias.sale is not None or alias.merged_into is not None or not reversal_facts(alias):
+                continue
+            for fact, occurred_at in reversal_facts(alias):
+                state = fold(
+                    state,
+                    moved_reversal(fact, message.provider, "pulled", occurred_at, state.transaction_key),
+                )
+            pulled.append(alias)
+        if pulled:
+            state = self.states.save(state)
+            for alias in pulled:
+                self.states.save(replace(alias, merged_into=state.transaction_key))
+        return state
+
+    def _resolve_pending(self, state: PaymentState, event_id: str) -> PaymentState:
+        """A call was intended and its result never saved: ask the API what it holds."""
+        pending = state.pending
+        assert pending is not None
+        held = self._held(state, pending.key, event_id)
+        if pending.call == "create":
+            if held is None:  # did not land: plan again (the same key is tried again)
+                return self.states.save(replace(state, pending=None))
+            return self._created(state, pending.key, held)
+        if held is None:  # the delete landed
+            return self.states.save(replace(state, pending=None, applied_key=None, applied_minor=0))
+        return self.states.save(replace(state, pending=None, applied_key=pending.key, applied_minor=held))
+
+    def _held(self, state: PaymentState, key: str, event_id: str) -> int | None:
+        sale, currency = state.sale, state.currency
+        if sale is None or currency is None:
+            return None  # nothing was ever created without a sale
+        answer: list[int | None] = []
+
+        def look() -> ApiAnswer:
+            answer.append(self.api.find_transaction(key, sale.customer_key, currency))
+            return ApiAnswer(200)
+
+        self._call(state, "GET /v1/transactions", key, event_id, look)
+        return answer[0]
+
+    def _mirror_customer(self, message: TransactionMessage) -> ForwardResult:
+        """A signup mirrored at the affiliate API; "already exists" counts as done."""
+        customer = message.customer
+        assert customer is not None
+        state = PaymentState(transaction_key=message.transaction_key)
+        if customer.reassigned_at is not None:
+            return self._reassign(state, message)
+        self._call(
+            state,
+            "POST /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.create_customer(customer.customer_key, customer.partner_key, customer.customer_email),
+        )
+        return ForwardResult(state, ())
+
+    def _reassign(self, state: PaymentState, message: TransactionMessage) -> ForwardResult:
+        """Move a customer to its new partner with documented calls only: the API has no
+        way to change a customer's partner, so the record it holds is renamed to
+        ``<key>~until-<time>`` (keeping its past transactions, credited to the old partner)
+        and the customer is created again under the new one; later transactions follow.
+        Each step is safe to repeat: a crash in between renames nothing twice (404) and
+        creates nothing twice ("exists")."""
+        customer = message.customer
+        assert customer is not None and customer.reassigned_at is not None
+        held: list[str | None] = []
+
+        def look() -> ApiAnswer:
+            held.append(self.api.customer_partner(customer.customer_key))
+            return ApiAnswer(200)
+
+        self._call(state, "GET /v1/customers", customer.customer_key, message.event_id, look)
+        if held[0] is None or held[0] == customer.partner_key:
+            return ForwardResult(state, ())  # unknown there (its next sale creates it), or in line
+        aside = f"{customer.customer_key}~until-{customer.reassigned_at}"
+        self._call(
+            state,
+            "PUT /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.rename_customer(customer.customer_key, aside),
+        )
+        self._call(
+            state,
+            "POST /v1/customers",
+            customer.customer_key,
+            message.event_id,
+            lambda: self.api.create_customer(customer.customer_key, customer.partner_key, customer.customer_email),
+        )
+        return ForwardResult(state, ())
+
+    def _run(self, step: Step, state: PaymentState, event_id: str, email: str | None) -> PaymentState:
+        if isinstance(step, DeleteTransaction):
+            state = self.states.save(replace(state, pending=PendingCall("delete", step.key)))
+            self._call(
+                state, "DELETE /v1/transactions", step.key, event_id, lambda: self.api.delete_transaction(step.key)
+            )
+            return self.states.save(replace(state, pending=None, applied_key=None, applied_minor=0))
+        sale = state.sale
+        assert sale is not None and state.currency is not None
+        amount = Money(step.amount_minor, state.currency)
+        state = self.states.save(replace(state, pending=PendingCall("create", step.key, step.amount_minor)))
+
+        # The partner is known, so a customer the API may not know yet is created in the
+        # same call (one call for a first sale instead of create -> 422 -> customer ->
+        # create). Once a transaction landed the customer exists and it is not sent again.
+        new_customer = NewCustomer(sale.partner_key, email) if not state.customer_known else None
+
+        def create() -> ApiAnswer:
+            return self.api.create_transaction(
+                step.key, sale.customer_key, amount, state.sale_occurred_at or None, new_customer
+            )
+
+        try:
+            answer = self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+        except UnknownCustomer:
+            self._call(
+                state,
+                "POST /v1/customers",
+                step.key,
+                event_id,
+                lambda: self.api.create_customer(sale.customer_key, sale.partner_key, email),
+            )
+            try:
+                answer = self._call(state, "POST /v1/transactions", step.key, event_id, create, step.amount_minor)
+            except UnknownCustomer as exc:
+                # Created a moment ago and still unknown: retrying will not help.
+                raise PermanentError("customer still unknown after it was created", exc.status, exc.body) from exc
+        held = step.amount_minor
+        if answer.duplicate:
+            # "Already taken" says only that the key exists: check what it holds.
+            found = self._held(state, step.key, event_id)
+            if found is None:
+                # Taken by a transaction deleted since: that key is spent, use the next.
+                return self.states.save(replace(state, pending=None, revision=state.revision + 1))
+            held = found
+        return self._created(state, step.key, held)
+
+    def _created(self, state: PaymentState, key: str, held_minor: int) -> PaymentState:
+        """The API holds ``held_minor`` under ``key``: that revision key is used up, and the
+        customer exists there."""
+        return self.states.save(
+            replace(
+                state,
+                pending=None,
+                applied_key=key,
+                applied_minor=held_minor,
+                revision=state.revision + 1,
+                customer_known=True,
+            )
+        )
+
+    def _call(
+        self,
+        state: PaymentState,
+        call: str,
+        key: str,
+        event_id: str,
+        action: Callable[[], ApiAnswer],
+        amount_minor: int | None = None,
+    ) -> ApiAnswer:
+        attempt: dict[str, object] = {"call": call, "key": key, "event_id": event_id}
+        if amount_minor is not None:
+            attempt["amount_minor"] = amount_minor
+        try:
+            answer = action()
+        except AffiliateApiError as exc:
+            attempt.update(result=type(exc).__name__, status=exc.status, detail=str(exc))
+            self.attempts.record_attempt(state.transaction_key, attempt)
+            raise
+        attempt.update(result="duplicate" if answer.duplicate else "ok", status=answer.status)
+        self.attempts.record_attempt(state.transaction_key, attempt)
+        return answer

@@ -1,0 +1,94 @@
+"""The explainable record: what the bridge decided for each provider event and payment.
+
+* ``EVENT#<provider>#<event_id>`` / ``EVENT``: written by the webhook functions: event
+  type, outcome, transaction key, attribution rule and trail, queue message id, and how
+  many times the provider delivered it.
+* ``PAYMENT#<transaction_key>`` / ``ATTEMPT#<time>#<n>``: written by the forwarder, one per
+  call to the affiliate API with its answer.
+
+Entries expire after LEDGER_TTL_DAYS (default 400, past a year of refund and dispute
+windows) through the table's TTL attribute ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from affiliate_bridge.storage.dynamo import is_conditional_failure, key, to_item
+
+
+class Ledger:
+    def __init__(self, client: Any, table_name: str, ttl_days: int = 400) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl_seconds = ttl_days * 86_400
+
+    def record_event(
+        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: Any
+    ) -> None:
+        """Upsert the event's entry. ``count_delivery`` is False when the bridge itself
+        revisits an event (late attribution), not the provider delivering it again."""
+        now = int(time.time())
+        values: dict[str, Any] = {
+            "event_type": event_type,
+            "outcome": outcome,
+            "provider": provider,
+            "last_seen_at": now,
+            "expires_at": now + self._ttl_seconds,
+            **{k: v for k, v in detail.items() if v is not None and v != ()},
+        }
+        serialized = to_item(values)
+        names = {f"#f{i}": name for i, name in enumerate(serialized)}
+        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(serialized)))
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(f"EVENT#{provider}#{event_id}", "EVENT"),
+            UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **{f":v{i}": v for i, v in enumerate(serialized.values())},
+                ":now": {"N": str(now)},
+                ":one": {"N": "1" if count_delivery else "0"},
+            },
+        )
+
+    def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:
+        """A signed event refused as malformed, for explain. Never over an event already
+        accepted under the same id: a later malformed delivery (or a forgery with a leaked
+        secret) must not rewrite what happened to the real one."""
+        now = int(time.time())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "pk": f"EVENT#{provider}#{event_id}",
+                        "sk": "EVENT",
+                        "event_type": event_type,
+                        "outcome": "rejected",
+                        "provider": provider,
+                        "reason": reason,
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                        "expires_at": now + self._ttl_seconds,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR outcome = :rejected",
+                ExpressionAttributeValues={":rejected": {"S": "rejected"}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:
+        now = time.time()
+        values = {
+            "pk": f"PAYMENT#{transaction_key}",
+            "sk": f"ATTEMPT#{now:017.6f}",
+            "at": int(now),
+            "expires_at": int(now) + self._ttl_seconds,
+            **attempt,
+        }
+        self._client.put_item(TableName=self._table, Item=to_item(values))

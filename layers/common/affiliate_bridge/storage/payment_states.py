@@ -1,0 +1,51 @@
+"""PaymentState in the ReferralsTable: ``PAYMENT#<transaction_key>`` / ``STATE``.
+
+Saved with an optimistic version check. The FIFO queue already hands the forwarder one
+message per payment at a time; the check is the seatbelt for anything that bypasses it
+(a redrive racing a retry): the loser raises and its message is retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from affiliate_bridge.forwarding.state import PaymentState, from_record, to_record
+from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, to_item
+
+
+class StaleState(RuntimeError):
+    """Someone else saved this payment since we read it; retry the message."""
+
+
+class PaymentStateStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def load(self, transaction_key: str) -> PaymentState:
+        item = self._client.get_item(
+            TableName=self._table, Key=key(f"PAYMENT#{transaction_key}", "STATE"), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return PaymentState(transaction_key=transaction_key)
+        return from_record(from_item(item))
+
+    def save(self, state: PaymentState) -> PaymentState:
+        saved = replace(state, version=state.version + 1)
+        item = to_item({"pk": f"PAYMENT#{state.transaction_key}", "sk": "STATE", **to_record(saved)})
+        try:
+            if state.version == 0:
+                self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            else:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(state.version)}},
+                )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise StaleState(state.transaction_key) from exc
+            raise
+        return saved

@@ -1,0 +1,327 @@
+"""Who referred whom: referrals and their aliases in the ReferralsTable.
+
+Layout (one table, ``pk``/``sk`` strings):
+
+* ``CUSTOMER#<customer_key>`` / ``REFERRAL``: partner key, email hash, provider ids.
+* ``ALIAS#<kind>#<value>`` / ``ALIAS``: points an email hash or a provider customer id
+  (kinds ``email``, ``stripe_customer``, ``paddle_customer``) at a customer key.
+* ``PROFILE#<provider>#<customer id>`` / ``PROFILE``: the email hash a provider holds for
+  its customer id (Paddle transactions carry no email).
+* ``PAYREF#<provider>#<id>`` / ``PAYREF``: points another id of a payment (a payment
+  intent, a charge) at the payment's transaction key, for reversals that only know it.
+
+First touch wins: a referral or alias that exists is never overwritten unless the
+merchant chose last touch.
+
+Every read is strongly consistent: a payment parked while its referral is being stored
+must see that referral when it looks again (``Intake._park``), and an eventually
+consistent read could miss it and leave the payment parked for ever. On demand, the
+difference is half a read unit per lookup.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any
+
+from affiliate_bridge.domain.events import Referral
+from affiliate_bridge.domain.identity import email_hash
+from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, to_item
+
+
+class AliasKind(enum.StrEnum):
+    EMAIL = "email"
+    STRIPE_CUSTOMER = "stripe_customer"
+    PADDLE_CUSTOMER = "paddle_customer"
+
+
+def provider_customer_alias(provider: str) -> AliasKind:
+    return AliasKind(f"{provider}_customer")
+
+
+class ReferralOutcome(enum.StrEnum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"  # last touch replaced the partner
+    CONFLICT = "conflict"  # first touch kept the existing partner
+    STALE = "stale"  # the platform already applied a newer delivery for this customer
+    DELETED = "deleted"
+    UNKNOWN_CUSTOMER = "unknown_customer"  # deleted before we ever knew it (tombstone kept)
+
+
+def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
+    """True when the stored item already reflects a platform delivery at least as new.
+    A deletion wins a tie: a created and a deleted with the same time stay deleted."""
+    applied = stored.get("platform_at")
+    if applied is None:
+        return False
+    return int(applied) >= platform_at_ms if stored.get("deleted") else int(applied) > platform_at_ms
+
+
+class ReferralsStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # -- referrals ---------------------------------------------------------------------
+    def find_referral(self, customer_key: str) -> Referral | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        values = from_item(item)
+        if values.get("deleted"):
+            return None
+        return Referral(
+            customer_key=customer_key,
+            partner_key=values["partner_key"],
+            stripe_customer_id=values.get("stripe_customer_id"),
+            paddle_customer_id=values.get("paddle_customer_id"),
+            source=values.get("source", "api"),
+        )
+
+    def put_referral(
+        self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None
+    ) -> tuple[ReferralOutcome, Referral]:
+        """Store a referral and its aliases; returns what happened and the referral in force.
+
+        A different partner for a known customer is a conflict under first touch: the
+        existing partner stays, and the claim is recorded (``CONFLICT#<time>``) for explain.
+
+        ``platform_at_ms`` (the platform's own deliveries): the payload's time. The item
+        keeps the newest time applied (``platform_at``); every write is conditioned on it,
+        so an older delivery, however late it arrives, changes nothing and is recorded
+        as ``STALE#<time>`` instead.
+        """
+        now = int(time.time())
+        values = {
+            "pk": f"CUSTOMER#{referral.customer_key}",
+            "sk": "REFERRAL",
+            "partner_key": referral.partner_key,
+            "email_hash": email_hash(referral.email) if referral.email else None,
+            "stripe_customer_id": referral.stripe_customer_id,
+            "paddle_customer_id": referral.paddle_customer_id,
+            "source": referral.source,
+            "created_at": now,
+            "platform_at": platform_at_ms,
+        }
+        order = "" if platform_at_ms is None else " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
+        order_values = {} if platform_at_ms is None else {":at": {"N": str(platform_at_ms)}}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(values),
+                ConditionExpression=f"(attribute_not_exists(pk) OR deleted = :true){order}",
+                ExpressionAttributeValues={":true": {"BOOL": True}, **order_values},
+            )
+            outcome, current = ReferralOutcome.CREATED, referral
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            stored = self._stored(referral.customer_key)
+            if platform_at_ms is not None and stored is not None and _newer_applied(stored, platform_at_ms):
+                self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
+                return ReferralOutcome.STALE, self.find_referral(referral.customer_key) or referral
+            existing = self.find_referral(referral.customer_key)
+            if existing is None or existing.partner_key == referral.partner_key:
+                if platform_at_ms is not None:
+                    self._advance_platform_time(referral.customer_key, platform_at_ms)
+                outcome, current = ReferralOutcome.UNCHANGED, existing or referral
+            elif last_touch:
+                try:
+                    self._client.put_item(
+                        TableName=self._table,
+                        Item=to_item(values),
+                        **(
+                            {
+                                "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
+                                "ExpressionAttributeValues": order_values,
+                            }
+                            if order_values
+                            else {}
+                        ),
+                    )
+                except Exception as race:
+                    if not is_conditional_failure(race) or platform_at_ms is None:
+                        raise
+                    # A newer delivery was applied between our read and this write.
+                    self._record_stale(referral.customer_key, referral.source, platform_at_ms, None)
+                    return ReferralOutcome.STALE, existing
+                outcome, current = ReferralOutcome.UPDATED, referral
+            else:
+                if platform_at_ms is not None:
+                    self._advance_platform_time(referral.customer_key, platform_at_ms)
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(
+                        {
+                            "pk": f"CUSTOMER#{referral.customer_key}",
+                            "sk": f"CONFLICT#{time.time():017.6f}",
+                            "claimed_partner_key": referral.partner_key,
+                            "kept_partner_key": existing.partner_key,
+                            "source": referral.source,
+                            "at": now,
+                        }
+                    ),
+                )
+                return ReferralOutcome.CONFLICT, existing
+        for kind, value in (
+            (AliasKind.EMAIL, email_hash(referral.email) if referral.email else None),
+            (AliasKind.STRIPE_CUSTOMER, referral.stripe_customer_id),
+            (AliasKind.PADDLE_CUSTOMER, referral.paddle_customer_id),
+        ):
+            if value:
+                self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
+        return outcome, current
+
+    def mark_deleted(self, customer_key: str, platform_at_ms: int) -> ReferralOutcome:
+        """Deleted customers stop being attributed; the item stays for ``explain``.
+
+        Ordered like the platform's other deliveries (``platform_at``). A deletion for a
+        customer never seen leaves a tombstone, so the platform's older
+        ``customer.created`` arriving after it cannot bring the customer back.
+        """
+        try:
+            previous = self._client.update_item(
+                TableName=self._table,
+                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
+                ConditionExpression="attribute_not_exists(platform_at) OR platform_at <= :at",
+                ExpressionAttributeValues={
+                    ":true": {"BOOL": True},
+                    ":now": {"N": str(int(time.time()))},
+                    ":at": {"N": str(platform_at_ms)},
+                },
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            self._record_stale(customer_key, "partnero", platform_at_ms, self._stored(customer_key))
+            return ReferralOutcome.STALE
+        known = previous is not None and "partner_key" in previous
+        return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
+
+    def _stored(self, customer_key: str) -> dict[str, Any] | None:
+        """The referral item as stored, deleted or not."""
+        item = self._client.get_item(
+            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def _advance_platform_time(self, customer_key: str, platform_at_ms: int) -> None:
+        """A newer delivery that changed nothing still moves the clock, so an older one
+        arriving after it is recognised as stale."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                UpdateExpression="SET platform_at = :at",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(platform_at) OR platform_at < :at)",
+                ExpressionAttributeValues={":at": {"N": str(platform_at_ms)}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def _record_stale(self, customer_key: str, source: str, platform_at_ms: int, stored: dict[str, Any] | None) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": f"CUSTOMER#{customer_key}",
+                    "sk": f"STALE#{time.time():017.6f}",
+                    "source": source,
+                    "delivery_at_ms": platform_at_ms,
+                    "applied_at_ms": (stored or {}).get("platform_at"),
+                    "at": int(time.time()),
+                }
+            ),
+        )
+
+    # -- customer aliases --------------------------------------------------------------
+    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:
+        """Point ``value`` at ``customer_key``; False when another customer holds it."""
+        item = to_item({"pk": f"ALIAS#{kind}#{value}", "sk": "ALIAS", "customer_key": customer_key})
+        try:
+            if overwrite:
+                self._client.put_item(TableName=self._table, Item=item)
+            else:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR customer_key = :ck",
+                    ExpressionAttributeValues={":ck": {"S": customer_key}},
+                )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"ALIAS#{kind}#{value}", "ALIAS"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item)["customer_key"] if item else None
+
+    # -- provider customer profiles -----------------------------------------------------
+    def put_customer_email(self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int) -> None:
+        """Remember the email hash of a provider customer id; a late, older update loses."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "pk": f"PROFILE#{provider}#{customer_id}",
+                        "sk": "PROFILE",
+                        "email_hash": hashed_email,
+                        "updated_at": updated_at,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR updated_at <= :at",
+                ExpressionAttributeValues={":at": {"N": str(updated_at)}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=key(f"PROFILE#{provider}#{customer_id}", "PROFILE"), ConsistentRead=True
+        ).get("Item")
+        return from_item(item).get("email_hash") if item else None
+
+    # -- payment references ------------------------------------------------------------
+    def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
+        )
+
+    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool:
+        """Point ``ref`` at ``transaction_key`` unless it points elsewhere already; True when
+        it now points here."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
+                ConditionExpression="attribute_not_exists(pk) OR transaction_key = :key",
+                ExpressionAttributeValues={":key": {"S": transaction_key}},
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def find_payment_key(self, provider: str, ref: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=key(f"PAYREF#{provider}#{ref}", "PAYREF"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item)["transaction_key"] if item else None
