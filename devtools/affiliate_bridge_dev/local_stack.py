@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from affiliate_bridge.edge.settings import ConfigurationError
+from affiliate_bridge.errors import ConfigurationError
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
 
 ROUTES = {

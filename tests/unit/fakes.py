@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer, UnknownCustomer
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.domain.events import Referral
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.errors import UnknownCustomer
 from affiliate_bridge.forwarding.state import PaymentState
 from affiliate_bridge.storage.referrals import AliasKind, ReferralOutcome
 

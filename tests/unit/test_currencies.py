@@ -4,7 +4,8 @@ import iso4217
 import pytest
 
 from affiliate_bridge.domain.currencies import ISO_4217_MONEY
-from affiliate_bridge.domain.money import MAX_AMOUNT_MINOR, CurrencyError, Money, normalise_currency
+from affiliate_bridge.domain.money import MAX_AMOUNT_MINOR, Money, normalise_currency
+from affiliate_bridge.errors import CurrencyError
 
 
 def test_generated_table_matches_the_published_iso_4217_list() -> None:

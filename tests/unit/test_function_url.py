@@ -3,7 +3,8 @@ import base64
 import pytest
 
 from affiliate_bridge.edge import observability
-from affiliate_bridge.edge.function_url import RequestRejected, parse_event, parse_json_object
+from affiliate_bridge.edge.function_url import parse_event, parse_json_object
+from affiliate_bridge.errors import RequestRejected
 from affiliate_bridge_dev.lambda_events import function_url_event
 
 

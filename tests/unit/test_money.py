@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from affiliate_bridge.domain.money import CurrencyError, Money, minor_unit_exponent, proportion
+from affiliate_bridge.domain.money import Money, minor_unit_exponent, proportion
+from affiliate_bridge.errors import CurrencyError
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from affiliate_bridge.domain.events import (
     DisputeStatus,
     EventRules,
     Ignored,
-    MalformedEvent,
     Payment,
     Reversal,
     ReversalReason,
 )
+from affiliate_bridge.errors import MalformedEvent
 from affiliate_bridge.providers.paddle.events import normalise_paddle_event
 from affiliate_bridge_dev import paddle_samples as p
 from tests.conftest import fixture_json

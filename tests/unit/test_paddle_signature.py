@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from affiliate_bridge.errors import SignatureError
 from affiliate_bridge.providers.paddle.signature import verify_paddle_signature
-from affiliate_bridge.providers.signing import SignatureError
 from affiliate_bridge_dev.senders import paddle_signature_header
 from tests.conftest import fixture_bytes
 

@@ -1,8 +1,7 @@
 import pytest
 
-from affiliate_bridge.domain.events import MalformedEvent
+from affiliate_bridge.errors import MalformedEvent, SignatureError
 from affiliate_bridge.providers.partnero.webhook import PlatformAction, parse_platform_event, verify_partnero_signature
-from affiliate_bridge.providers.signing import SignatureError
 from affiliate_bridge_dev.senders import partnero_signature_header
 
 BODY = b'{"event":"customer.created","data":{"key":"c1","partner":"p1"}}'

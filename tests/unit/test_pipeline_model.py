@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer, RetryableError
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.attribution.intake import Intake
 from affiliate_bridge.attribution.late import LateAttribution
 from affiliate_bridge.domain.events import (
@@ -30,6 +30,7 @@ from affiliate_bridge.domain.events import (
 )
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money, proportion
+from affiliate_bridge.errors import RetryableError
 from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import PaymentState
 from affiliate_bridge.storage.transactions_queue import deduplication_id, message_group_id

@@ -2,7 +2,8 @@
 
 import pytest
 
-from affiliate_bridge.edge.secrets import MIN_SECRET_LENGTH, SecretNotConfigured, resolve_secret, resolve_secrets
+from affiliate_bridge.edge.secrets import MIN_SECRET_LENGTH, resolve_secret, resolve_secrets
+from affiliate_bridge.errors import SecretNotConfigured
 
 REAL = "whsec_5f0c2b7e9d8a4c1b3e6f"
 
@@ -54,7 +55,8 @@ def test_local_defaults_are_usable() -> None:
 
 
 def test_timeouts_take_decimals_and_refuse_nonsense() -> None:
-    from affiliate_bridge.edge.settings import ConfigurationError, Settings
+    from affiliate_bridge.edge.settings import Settings
+    from affiliate_bridge.errors import ConfigurationError
 
     assert Settings.from_env({"PARTNERO_TIMEOUT_SECONDS": "2.5"}).partnero_timeout_seconds == 2.5
     for bad in ("0", "-1", "nan", "inf", "ten"):

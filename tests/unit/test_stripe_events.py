@@ -11,12 +11,12 @@ from affiliate_bridge.domain.events import (
     DisputeStatus,
     EventRules,
     Ignored,
-    MalformedEvent,
     Payment,
     PaymentAlias,
     Reversal,
     ReversalReason,
 )
+from affiliate_bridge.errors import MalformedEvent
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
 from tests.conftest import fixture_json

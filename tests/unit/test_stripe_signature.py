@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.providers.signing import SignatureError, split_secrets
+from affiliate_bridge.errors import SignatureError
+from affiliate_bridge.providers.signing import split_secrets
 from affiliate_bridge.providers.stripe.signature import verify_stripe_signature
 from affiliate_bridge_dev.senders import stripe_signature_header
 from tests.conftest import fixture_bytes

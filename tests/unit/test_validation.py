@@ -4,17 +4,10 @@ import dataclasses
 
 import pytest
 
-from affiliate_bridge.domain.events import (
-    CustomerRefs,
-    EventRules,
-    MalformedEvent,
-    Payment,
-    Referral,
-    Reversal,
-    ReversalReason,
-)
+from affiliate_bridge.domain.events import CustomerRefs, EventRules, Payment, Referral, Reversal, ReversalReason
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.domain.validation import validate_event, validate_referral
+from affiliate_bridge.errors import MalformedEvent
 from affiliate_bridge.providers.paddle.events import normalise_paddle_event
 from affiliate_bridge.storage.transactions_queue import message_group_id
 from affiliate_bridge_dev.paddle_samples import notification, transaction

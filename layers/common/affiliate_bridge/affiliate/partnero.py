@@ -33,6 +33,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from affiliate_bridge.domain.money import Money, minor_unit_exponent
+from affiliate_bridge.errors import PermanentError, RetryableError, UnknownCustomer
 
 CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
 # Among 4xx only these are worth retrying; every 5xx is (501, 505, 507, Cloudflare's 520-530
@@ -42,29 +43,6 @@ RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
 
 def is_retryable_status(status: int) -> bool:
     return status >= 500 or status in RETRYABLE_CLIENT_STATUSES
-
-
-class AffiliateApiError(Exception):
-    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body[:500]
-
-
-class RetryableError(AffiliateApiError):
-    def __init__(
-        self, message: str, status: int | None = None, body: str = "", retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, status, body)
-        self.retry_after = retry_after
-
-
-class PermanentError(AffiliateApiError):
-    pass
-
-
-class UnknownCustomer(AffiliateApiError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -137,11 +137,6 @@ class Referral:
     source: str = "api"
 
 
-class MalformedEvent(ValueError):
-    """A correctly signed event lacks what its type promises; answered 400 so the
-    provider's dashboard shows the failure instead of the bridge guessing."""
-
-
 @dataclass(frozen=True)
 class EventRules:
     """The merchant's choices that change how events are read (see Settings)."""

@@ -17,12 +17,9 @@ from dataclasses import asdict, dataclass
 
 from affiliate_bridge.domain.events import Attribution, Payment, Reversal, transaction_key
 from affiliate_bridge.domain.identity import loggable_key
+from affiliate_bridge.errors import UnreadableMessage
 
 SCHEMA_VERSION = 1
-
-
-class UnreadableMessage(ValueError):
-    """A message this forwarder cannot read: permanent, goes to the dead-letter queue."""
 
 
 @dataclass(frozen=True)

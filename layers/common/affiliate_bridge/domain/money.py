@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from affiliate_bridge.domain.currencies import ISO_4217_MONEY
+from affiliate_bridge.errors import CurrencyError
 
 # Stripe's zero-decimal currencies: an amount of 500 JPY is sent as 500, not 50000.
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -25,11 +26,6 @@ THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 # APIs and every store on the way (DynamoDB numbers, JSON readers in other languages) keep
 # exactly. Anything larger in a payload is hostile, not a sale.
 MAX_AMOUNT_MINOR = 2**63 - 1
-
-
-class CurrencyError(ValueError):
-    """Not money the bridge can hold: a currency that is not an ISO 4217 code for money,
-    or an amount beyond a 64-bit integer."""
 
 
 def normalise_currency(code: object) -> str:

@@ -26,7 +26,6 @@ from affiliate_bridge.domain.events import (
     CustomerProfile,
     CustomerRefs,
     Ignored,
-    MalformedEvent,
     NormalisedEvent,
     Payment,
     PaymentAlias,
@@ -34,6 +33,7 @@ from affiliate_bridge.domain.events import (
     Reversal,
 )
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.errors import MalformedEvent
 
 MAX_ID_LENGTH = 255
 MAX_TEXT_LENGTH = 500  # Stripe's limit for a metadata value; within DynamoDB's 2,048-byte keys

@@ -23,11 +23,16 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from affiliate_bridge.affiliate.partnero import PermanentError, RetryableError
 from affiliate_bridge.domain.identity import redact_emails
-from affiliate_bridge.domain.messages import TransactionMessage, UnreadableMessage
+from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.edge import observability as obs
-from affiliate_bridge.edge.secrets import SecretNotConfigured
+from affiliate_bridge.errors import (
+    DeadlineReached,
+    PermanentError,
+    RetryableError,
+    SecretNotConfigured,
+    UnreadableMessage,
+)
 from affiliate_bridge.forwarding.forwarder import Forwarder, ForwardResult
 from affiliate_bridge.forwarding.state import CreateTransaction, DeleteTransaction
 
@@ -40,10 +45,6 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds:
     exponential = min(base_seconds * (1 << max(receive_count - 1, 0)), max_seconds)
     wanted = max(exponential, int(retry_after or 0))
     return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
-
-
-class DeadlineReached(RuntimeError):
-    """Not enough time left in this invocation to forward the record safely."""
 
 
 def count(name: str, provider: str, value: int = 1) -> None:

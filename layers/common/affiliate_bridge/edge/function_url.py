@@ -15,20 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from affiliate_bridge.errors import RequestRejected
+
 # Stripe documents no maximum event size; a large invoice stays well under this. Function
 # URLs accept 6 MB, so a limit of our own keeps a hostile body from costing memory.
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-
-
-class RequestRejected(Exception):
-    """The request cannot be accepted; ``status`` is the HTTP answer, ``code`` a stable
-    machine-readable reason that also names the metric and log entry."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -25,24 +25,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from affiliate_bridge.attribution.late import LateAttribution
-from affiliate_bridge.domain.events import MalformedEvent, Referral
+from affiliate_bridge.domain.events import Referral
 from affiliate_bridge.domain.identity import loggable_key
 from affiliate_bridge.domain.messages import customer_message
 from affiliate_bridge.domain.validation import validate_customer_key, validate_referral
 from affiliate_bridge.edge import observability as obs
 from affiliate_bridge.edge.function_url import (
     HttpRequest,
-    RequestRejected,
     json_response,
     parse_event,
     parse_json_object,
     rejection_response,
     require_post,
 )
-from affiliate_bridge.edge.settings import ConfigurationError
 from affiliate_bridge.edge.webhook_endpoint import not_configured_response
+from affiliate_bridge.errors import ConfigurationError, MalformedEvent, RequestRejected, SignatureError
 from affiliate_bridge.providers.partnero.webhook import PlatformAction, parse_platform_event, verify_partnero_signature
-from affiliate_bridge.providers.signing import SignatureError
 from affiliate_bridge.storage.referrals import ReferralOutcome, ReferralsStore
 from affiliate_bridge.storage.transactions_queue import TransactionsQueue
 

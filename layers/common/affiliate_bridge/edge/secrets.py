@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from affiliate_bridge.edge.settings import ConfigurationError
+from affiliate_bridge.errors import SecretNotConfigured
 
 DEFAULT_CACHE_SECONDS = 300
 # Stripe's whsec_ and Paddle's pdl_ntfset_ secrets are over 30 characters, generated
@@ -57,15 +57,6 @@ _PLACEHOLDER_WORDS = frozenset(
 _PLACEHOLDER_SHAPES = re.compile(
     r"\.\.\.|…|^<.*>$|^\$\{.*\}$|^\{\{.*\}\}$|^(.)\1*$|replace[-_ ]?me|change[-_ ]?me", re.IGNORECASE
 )
-
-
-class SecretNotConfigured(ConfigurationError):
-    """A secret is missing, empty or a placeholder: the function must not verify with it."""
-
-    def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"secret {name} is not configured: {why}")
-        self.name = name
-        self.why = why
 
 
 def unusable_reason(value: str) -> str | None:

@@ -12,12 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from affiliate_bridge.edge.function_url import DEFAULT_MAX_BODY_BYTES
+from affiliate_bridge.errors import ConfigurationError
 from affiliate_bridge.providers.paddle.signature import DEFAULT_TOLERANCE_SECONDS as PADDLE_TOLERANCE_SECONDS
 from affiliate_bridge.providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS
-
-
-class ConfigurationError(RuntimeError):
-    """A required setting is missing or malformed: a deployment mistake, answered 5xx."""
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

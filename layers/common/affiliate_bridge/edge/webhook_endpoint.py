@@ -17,22 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from affiliate_bridge.attribution.intake import Intake, IntakeResult, Outcome
-from affiliate_bridge.domain.events import MalformedEvent, NormalisedEvent
+from affiliate_bridge.domain.events import NormalisedEvent
 from affiliate_bridge.domain.identity import truncated_ip
 from affiliate_bridge.domain.validation import is_valid_id, validate_event
 from affiliate_bridge.edge import observability as obs
 from affiliate_bridge.edge.function_url import (
     HttpRequest,
-    RequestRejected,
     json_response,
     parse_event,
     parse_json_object,
     rejection_response,
     require_post,
 )
-from affiliate_bridge.edge.secrets import SecretNotConfigured
-from affiliate_bridge.edge.settings import ConfigurationError
-from affiliate_bridge.providers.signing import SignatureError
+from affiliate_bridge.errors import (
+    ConfigurationError,
+    MalformedEvent,
+    RequestRejected,
+    SecretNotConfigured,
+    SignatureError,
+)
 
 Verifier = Callable[[HttpRequest], None]
 Normaliser = Callable[[Mapping[str, Any]], NormalisedEvent]

@@ -16,15 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from affiliate_bridge.affiliate.partnero import (
-    AffiliateApiError,
-    ApiAnswer,
-    NewCustomer,
-    PermanentError,
-    UnknownCustomer,
-)
+from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.domain.messages import TransactionMessage, moved_reversal
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.errors import AffiliateApiError, PermanentError, UnknownCustomer
 from affiliate_bridge.forwarding.state import (
     DeleteTransaction,
     PaymentState,

@@ -12,14 +12,7 @@ import hmac
 import time
 from collections.abc import Iterable, Sequence
 
-
-class SignatureError(Exception):
-    """The request is not provably from the provider. ``code`` says which check failed."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from affiliate_bridge.errors import SignatureError
 
 
 def hmac_sha256_hex(secret: str, message: bytes) -> str:

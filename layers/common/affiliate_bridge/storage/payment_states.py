@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from affiliate_bridge.errors import StaleState
 from affiliate_bridge.forwarding.state import PaymentState, from_record, to_record
 from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, to_item
-
-
-class StaleState(RuntimeError):
-    """Someone else saved this payment since we read it; retry the message."""
 
 
 class PaymentStateStore:

@@ -26,14 +26,14 @@ from affiliate_bridge.domain.events import (
     DisputeStatus,
     EventRules,
     Ignored,
-    MalformedEvent,
     NormalisedEvent,
     Payment,
     Reversal,
     ReversalReason,
     transaction_key,
 )
-from affiliate_bridge.domain.money import CurrencyError, Money
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.errors import CurrencyError, MalformedEvent
 
 PROVIDER = "paddle"
 SALE_EVENTS = frozenset({"transaction.completed", "transaction.paid"})

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from affiliate_bridge.domain.events import MalformedEvent
-from affiliate_bridge.providers.signing import SignatureError, any_signature_matches
+from affiliate_bridge.errors import MalformedEvent, SignatureError
+from affiliate_bridge.providers.signing import any_signature_matches
 
 CUSTOMER_EVENTS = ("customer.created", "customer.updated", "customer.deleted")
 

@@ -23,7 +23,6 @@ from affiliate_bridge.domain.events import (
     DisputeStatus,
     EventRules,
     Ignored,
-    MalformedEvent,
     NormalisedEvent,
     Payment,
     PaymentAlias,
@@ -31,7 +30,8 @@ from affiliate_bridge.domain.events import (
     ReversalReason,
     transaction_key,
 )
-from affiliate_bridge.domain.money import CurrencyError, Money
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.errors import CurrencyError, MalformedEvent
 
 PROVIDER = "stripe"
 
