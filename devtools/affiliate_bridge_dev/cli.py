@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+from affiliate_bridge.storage import keys
 from affiliate_bridge_dev import paddle_samples, stripe_samples
 from affiliate_bridge_dev.local_config import load_config
 from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, queue_count, redrive
@@ -313,7 +314,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     table(
         [
             {
-                "event": e["pk"].split("#", 2)[2],
+                "event": keys.event_id_of(e["pk"]),
                 "type": e.get("event_type"),
                 "outcome": e.get("outcome"),
                 "rule": e.get("attribution_rule"),

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, key
+from affiliate_bridge.wiring import PAYMENT_PROVIDERS
 
-PROVIDERS = ("stripe", "paddle")
+PROVIDERS = tuple(PAYMENT_PROVIDERS)
 FAILURE_ATTRIBUTES = (
     "failure_reason",
     "failure_detail",
@@ -46,7 +48,7 @@ def _by_transaction_key(dynamodb: Any, table: str, transaction_key: str) -> list
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": table,
-        "IndexName": "ByTransactionKey",
+        "IndexName": keys.TRANSACTION_KEY_INDEX,
         "KeyConditionExpression": "transaction_key = :k",
         "ExpressionAttributeValues": {":k": {"S": transaction_key}},
     }
@@ -61,47 +63,47 @@ def _by_transaction_key(dynamodb: Any, table: str, transaction_key: str) -> list
 def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
     """Everything recorded about an event id, a payment id or a transaction key."""
     result = Explanation(identifier)
-    keys: list[str] = []
+    found_keys: list[str] = []
     customer = dynamodb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"CUSTOMER#{identifier}"}},
+        ExpressionAttributeValues={":pk": {"S": keys.customer(identifier)}},
     ).get("Items", [])
     for item in map(from_item, customer):
-        if item["sk"] == "REFERRAL":
+        if item["sk"] == keys.REFERRAL_SK:
             result.referral = item
-        elif item["sk"].startswith("CONFLICT#"):
+        elif item["sk"].startswith(keys.CONFLICT):
             result.conflicts.append(item)
-        elif item["sk"].startswith("STALE#"):
+        elif item["sk"].startswith(keys.STALE):
             result.stale.append(item)
     for provider in PROVIDERS:
-        item = dynamodb.get_item(TableName=table, Key=key(f"EVENT#{provider}#{identifier}", "EVENT")).get("Item")
+        item = dynamodb.get_item(TableName=table, Key=key(keys.event(provider, identifier))).get("Item")
         if item:
             event = from_item(item)
             result.events.append(event)
             if event.get("transaction_key"):
-                keys.append(event["transaction_key"])
+                found_keys.append(event["transaction_key"])
     candidates = [identifier] + [f"{p}-{identifier}" for p in PROVIDERS]
     for provider in PROVIDERS:
-        ref = dynamodb.get_item(TableName=table, Key=key(f"PAYREF#{provider}#{identifier}", "PAYREF")).get("Item")
+        ref = dynamodb.get_item(TableName=table, Key=key(keys.payment_ref(provider, identifier))).get("Item")
         if ref:
             candidates.append(from_item(ref)["transaction_key"])
     for candidate in candidates:
-        if dynamodb.get_item(TableName=table, Key=key(f"PAYMENT#{candidate}", "STATE")).get(
+        if dynamodb.get_item(TableName=table, Key=key(keys.payment_state(candidate))).get(
             "Item"
         ) or _by_transaction_key(dynamodb, table, candidate):
-            keys.append(candidate)
-    for transaction_key in dict.fromkeys(keys):
+            found_keys.append(candidate)
+    for transaction_key in dict.fromkeys(found_keys):
         result.transaction_keys.append(transaction_key)
         for item in _by_transaction_key(dynamodb, table, transaction_key):
-            if item["pk"].startswith("EVENT#") and item not in result.events:
+            if item["pk"].startswith(keys.EVENT) and item not in result.events:
                 result.events.append(item)
-            elif item["sk"] == "STATE":
+            elif item["sk"] == keys.STATE_SK:
                 result.states[transaction_key] = item
         history = dynamodb.query(
             TableName=table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
-            ExpressionAttributeValues={":pk": {"S": f"PAYMENT#{transaction_key}"}, ":a": {"S": "ATTEMPT#"}},
+            ExpressionAttributeValues={":pk": {"S": keys.payment(transaction_key)}, ":a": {"S": keys.ATTEMPT}},
         ).get("Items", [])
         result.attempts[transaction_key] = [from_item(i) for i in history]
     result.events.sort(key=lambda e: e.get("first_seen_at", 0))
@@ -113,13 +115,13 @@ def list_referrals(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "TableName": table,
         "FilterExpression": "begins_with(pk, :p) AND sk = :s",
-        "ExpressionAttributeValues": {":p": {"S": "CUSTOMER#"}, ":s": {"S": "REFERRAL"}},
+        "ExpressionAttributeValues": {":p": {"S": keys.CUSTOMER}, ":s": {"S": keys.REFERRAL_SK}},
     }
     while True:
         page = dynamodb.scan(**kwargs)
         for item in page.get("Items", []):
             values = from_item(item)
-            values["customer_key"] = values["pk"].removeprefix("CUSTOMER#")
+            values["customer_key"] = keys.customer_key_of(values["pk"])
             rows.append(values)
         if "LastEvaluatedKey" not in page:
             break

@@ -10,10 +10,10 @@ import boto3
 
 from affiliate_bridge.edge.observability import logger, metrics, tracer
 from affiliate_bridge.edge.settings import Settings
-from affiliate_bridge.wiring import build_intake, build_paddle_endpoint
+from affiliate_bridge.wiring import build_webhook_endpoint
 
 settings = Settings.from_env()
-endpoint = build_paddle_endpoint(settings, build_intake(settings, boto3.client("dynamodb"), boto3.client("sqs")))
+endpoint = build_webhook_endpoint("paddle", settings, boto3.client("dynamodb"), boto3.client("sqs"))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from affiliate_bridge.affiliate.partnero import NewCustomer, PartneroClient, parse_retry_after
+from affiliate_bridge.affiliate.partnero import PartneroClient, parse_retry_after
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.errors import PermanentError, RetryableError, UnknownCustomer
+from affiliate_bridge.ports import NewCustomer
 from affiliate_bridge_dev.partnero_sandbox import SandboxServer, start_sandbox
 
 KEY = "client-test-key"

@@ -215,7 +215,8 @@ def test_unreadable_messages_go_to_the_dead_letter_queue_with_the_reason(
 
 
 def test_a_message_round_trips_through_the_schema() -> None:
-    from affiliate_bridge.domain.messages import ReversalFacts, SaleFacts, TransactionMessage
+    from affiliate_bridge.domain.facts import ReversalFacts, SaleFacts
+    from affiliate_bridge.domain.messages import TransactionMessage
 
     sale = TransactionMessage(
         "stripe", "evt_1", "invoice.paid", "stripe-in_1", 5, sale=SaleFacts(1, 1, "USD", "c", "p", "email")

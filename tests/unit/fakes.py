@@ -2,50 +2,93 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
-from affiliate_bridge.domain.events import Referral
+from affiliate_bridge import ports
+from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.referrals import EMAIL, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.errors import UnknownCustomer
 from affiliate_bridge.forwarding.state import PaymentState
-from affiliate_bridge.storage.referrals import AliasKind, ReferralOutcome
+from affiliate_bridge.ports import ApiAnswer, NewCustomer
 
 
 @dataclass
 class MemoryReferrals:
+    """Behaves like ``storage.referrals.ReferralsStore`` (the contract test runs both):
+    first touch, last touch, platform ordering, deletions and every alias it writes."""
+
     referrals: dict[str, Referral] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    platform_at: dict[str, int] = field(default_factory=dict)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
     payment_refs: dict[tuple[str, str], str] = field(default_factory=dict)
     profiles: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    stale: list[tuple[str, int]] = field(default_factory=list)
 
     def find_referral(self, customer_key: str) -> Referral | None:
-        return self.referrals.get(customer_key)
+        return None if customer_key in self.deleted else self.referrals.get(customer_key)
 
-    def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
-        return self.aliases.get((str(kind), value))
+    def find_customer_key(self, kind: str, value: str) -> str | None:
+        return self.aliases.get((kind, value))
 
-    def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]:
-        existing = self.referrals.get(referral.customer_key)
-        if existing and existing.partner_key != referral.partner_key and not last_touch:
+    def _newer_applied(self, customer_key: str, at_ms: int) -> bool:
+        applied = self.platform_at.get(customer_key)
+        if applied is None:
+            return False
+        return applied >= at_ms if customer_key in self.deleted else applied > at_ms
+
+    def put_referral(
+        self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None
+    ) -> tuple[ReferralOutcome, Referral]:
+        key = referral.customer_key
+        exists = key in self.referrals or key in self.platform_at
+        if platform_at_ms is not None and exists and self._newer_applied(key, platform_at_ms):
+            self.stale.append((key, platform_at_ms))
+            return ReferralOutcome.STALE, self.find_referral(key) or referral
+        existing = self.find_referral(key)
+        if existing is None:
+            outcome, current = ReferralOutcome.CREATED, referral
+            self.referrals[key] = referral
+            self.deleted.discard(key)
+        elif existing.partner_key == referral.partner_key:
+            outcome, current = ReferralOutcome.UNCHANGED, existing
+        elif last_touch:
+            outcome, current = ReferralOutcome.UPDATED, referral
+            self.referrals[key] = referral
+        else:
+            self.conflicts.append((key, referral.partner_key))
+            if platform_at_ms is not None:
+                self.platform_at[key] = max(self.platform_at.get(key, platform_at_ms), platform_at_ms)
             return ReferralOutcome.CONFLICT, existing
-        outcome = ReferralOutcome.CREATED if existing is None else ReferralOutcome.UNCHANGED
-        self.referrals[referral.customer_key] = referral
-        for kind, value in (
-            (AliasKind.STRIPE_CUSTOMER, referral.stripe_customer_id),
-            (AliasKind.PADDLE_CUSTOMER, referral.paddle_customer_id),
-        ):
-            if value:
-                self.put_alias(kind, value, referral.customer_key)
-        return outcome, referral
+        if platform_at_ms is not None:
+            self.platform_at[key] = max(self.platform_at.get(key, platform_at_ms), platform_at_ms)
+        aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
+        if referral.email:
+            aliases.insert(0, (EMAIL, email_hash(referral.email)))
+        for kind, value in aliases:
+            self.put_alias(kind, value, key, overwrite=last_touch)
+        return outcome, current
 
-    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:
-        current = self.aliases.get((str(kind), value))
+    def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome:
+        applied = self.platform_at.get(customer_key)
+        if applied is not None and applied > platform_at_ms:
+            self.stale.append((customer_key, platform_at_ms))
+            return ReferralOutcome.STALE
+        known = customer_key in self.referrals
+        self.deleted.add(customer_key)
+        self.platform_at[customer_key] = platform_at_ms
+        return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
+
+    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool:
+        current = self.aliases.get((kind, value))
         if current and current != customer_key and not overwrite:
             return False
-        self.aliases[(str(kind), value)] = customer_key
+        self.aliases[(kind, value)] = customer_key
         return True
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None:
@@ -83,8 +126,8 @@ class MemoryLedger:
         if current is None or current["outcome"] == "rejected":
             self.events[(provider, event_id)] = {"event_type": event_type, "outcome": "rejected", "reason": reason}
 
-    def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None:
-        self.attempts.append((transaction_key, attempt))
+    def record_attempt(self, transaction_key: str, attempt: Mapping[str, object]) -> None:
+        self.attempts.append((transaction_key, dict(attempt)))
 
 
 @dataclass
@@ -170,3 +213,12 @@ class MemoryAffiliateApi:
 
     def active(self) -> dict[str, Money]:
         return {k: v["amount"] for k, v in self.transactions.items() if not v["deleted"]}
+
+
+# mypy proves each fake satisfies the port it stands in for (``make lint`` covers tests/).
+_referrals: ports.ReferralStore = MemoryReferrals()
+_ledger: ports.EventLedger = MemoryLedger()
+_attempts: ports.AttemptLog = MemoryLedger()
+_queue: ports.Queue = MemoryQueue()
+_states: ports.StateStore = MemoryStates()
+_api: ports.AffiliateApi = MemoryAffiliateApi()

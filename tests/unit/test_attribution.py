@@ -1,6 +1,7 @@
 from affiliate_bridge.attribution.rules import attribute
-from affiliate_bridge.domain.events import AttributionRule, CustomerRefs, Referral
+from affiliate_bridge.domain.events import CustomerRefs
 from affiliate_bridge.domain.identity import email_hash
+from affiliate_bridge.domain.referrals import AttributionRule, Referral
 from tests.unit.fakes import MemoryReferrals
 
 

@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from affiliate_bridge.domain.messages import ReversalFacts, SaleFacts, TransactionMessage
+from affiliate_bridge.domain.facts import ReversalFacts, SaleFacts
+from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import CreateTransaction, DeleteTransaction, PaymentState, fold, plan

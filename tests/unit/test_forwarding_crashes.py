@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import PaymentState
+from affiliate_bridge.ports import ApiAnswer, NewCustomer
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryStates
 from tests.unit.test_forwarding import KEY, dispute, refund, sale
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from affiliate_bridge.attribution.intake import Intake, Outcome
-from affiliate_bridge.domain.events import EventRules, Referral
+from affiliate_bridge.domain.events import EventRules
+from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
 from tests.unit.fakes import MemoryLedger, MemoryQueue, MemoryReferrals

@@ -18,10 +18,10 @@ import pytest
 
 from affiliate_bridge.attribution.intake import Intake, Outcome
 from affiliate_bridge.attribution.late import LateAttribution
-from affiliate_bridge.domain.events import CustomerRefs, Payment, Referral
+from affiliate_bridge.domain.events import CustomerRefs, Payment
 from affiliate_bridge.domain.messages import TransactionMessage, alias_keys
 from affiliate_bridge.domain.money import Money
-from affiliate_bridge.storage.parked_payments import ParkedPayment
+from affiliate_bridge.domain.referrals import ParkedPayment, Referral
 from affiliate_bridge.storage.transactions_queue import deduplication_id
 from tests.unit.fakes import MemoryLedger, MemoryReferrals
 
@@ -41,7 +41,7 @@ class SlowReferrals(MemoryReferrals):
 
     def __init__(self) -> None:
         super().__init__()
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # the fake calls its own (wrapped) methods inside a call
 
     def _atomic(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         _pause()
@@ -133,7 +133,7 @@ def _trial(identifier: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]
             customer_key="cust-1" if identifier == "customer_key" else None, provider_customer_id="cus_1"
         ),
     )
-    referral = Referral("cust-1", "partner-1", stripe_customer_id="cus_1")
+    referral = Referral("cust-1", "partner-1", provider_customer_ids=(("stripe", "cus_1"),))
     start = threading.Barrier(2)
     outcomes: list[Any] = []
     errors: list[BaseException] = []

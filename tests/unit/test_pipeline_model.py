@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.attribution.intake import Intake
 from affiliate_bridge.attribution.late import LateAttribution
 from affiliate_bridge.domain.events import (
@@ -24,15 +23,16 @@ from affiliate_bridge.domain.events import (
     NormalisedEvent,
     Payment,
     PaymentAlias,
-    Referral,
     Reversal,
     ReversalReason,
 )
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money, proportion
+from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.errors import RetryableError
 from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import PaymentState
+from affiliate_bridge.ports import ApiAnswer, NewCustomer
 from affiliate_bridge.storage.transactions_queue import deduplication_id, message_group_id
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryReferrals, MemoryStates
 from tests.unit.test_late_attribution_race import SlowParking
@@ -210,7 +210,9 @@ class PipelineModel(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PAYMENTS - 1))
     def refer(self, i: int) -> None:
-        _, current = self.referrals.put_referral(Referral(f"cust-{i}", f"partner-{i}", stripe_customer_id=f"cus_{i}"))
+        _, current = self.referrals.put_referral(
+            Referral(f"cust-{i}", f"partner-{i}", provider_customer_ids=(("stripe", f"cus_{i}"),))
+        )
         self.late.release(current)
         self.referred.add(i)
 

@@ -17,7 +17,7 @@ from affiliate_bridge.domain.events import (
     ReversalReason,
 )
 from affiliate_bridge.errors import MalformedEvent
-from affiliate_bridge.providers.stripe.events import normalise_stripe_event
+from affiliate_bridge.providers.stripe.events import StripeOptions, normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
 from tests.conftest import fixture_json
 
@@ -189,7 +189,7 @@ def test_payment_intent_succeeded_only_when_opted_in() -> None:
     intent = s.payment_intent(amount=2500, customer="cus_P")
     event = s.event("payment_intent.succeeded", intent)
     assert isinstance(normalise_stripe_event(event, RULES), Ignored)
-    opted = normalise_stripe_event(event, EventRules(stripe_payment_intent_sales=True))
+    opted = normalise_stripe_event(event, RULES, StripeOptions(payment_intent_sales=True))
     assert isinstance(opted, Payment) and opted.transaction_key == f"stripe-{intent['id']}"
     # A checkout payment for the same money converges on the same key.
     session = s.checkout_session(amount_total=2500, payment_intent=intent["id"])
@@ -199,7 +199,7 @@ def test_payment_intent_succeeded_only_when_opted_in() -> None:
     legacy = s.payment_intent(amount=2500, invoice_id="in_9", api_version=s.LEGACY)
     assert isinstance(
         normalise_stripe_event(
-            s.event("payment_intent.succeeded", legacy, s.LEGACY), EventRules(stripe_payment_intent_sales=True)
+            s.event("payment_intent.succeeded", legacy, s.LEGACY), RULES, StripeOptions(payment_intent_sales=True)
         ),
         Ignored,
     )

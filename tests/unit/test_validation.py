@@ -4,8 +4,9 @@ import dataclasses
 
 import pytest
 
-from affiliate_bridge.domain.events import CustomerRefs, EventRules, Payment, Referral, Reversal, ReversalReason
+from affiliate_bridge.domain.events import CustomerRefs, EventRules, Payment, Reversal, ReversalReason
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.domain.validation import validate_event, validate_referral
 from affiliate_bridge.errors import MalformedEvent
 from affiliate_bridge.providers.paddle.events import normalise_paddle_event
@@ -71,12 +72,12 @@ def test_paddle_amounts_are_ascii_digits_only(amount: str) -> None:
 
 
 def test_referrals_are_bounded_too() -> None:
-    validate_referral(Referral("c1", "p1", "a@example.com", "cus_1", "ctm_1"))
+    validate_referral(Referral("c1", "p1", "a@example.com", (("stripe", "cus_1"), ("paddle", "ctm_1"))))
     for referral in (
         Referral("c\x07", "p1"),
         Referral("c1", "p" * 501),
         Referral("c1", "p1", email="nope"),
-        Referral("c1", "p1", stripe_customer_id="cus 1"),
+        Referral("c1", "p1", provider_customer_ids=(("stripe", "cus 1"),)),
     ):
         with pytest.raises(MalformedEvent):
             validate_referral(referral)

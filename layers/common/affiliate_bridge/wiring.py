@@ -1,34 +1,39 @@
-"""Wiring for the provider webhook functions: settings and clients in, an endpoint out.
+"""The one place that builds objects: settings and AWS clients in, a handler's object out.
 
-Stripe and Paddle differ only in the signature check and the normaliser; intake (and so
-attribution, ledger and queue) is the same object type for both.
+Each function's ``app.py`` calls one builder here at cold start. Nothing else in the
+package constructs adapters, so what a function can touch is readable in one file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from affiliate_bridge.affiliate.partnero import PartneroClient
 from affiliate_bridge.attribution.intake import Intake
 from affiliate_bridge.attribution.late import LateAttribution
-from affiliate_bridge.domain.events import EventRules, NormalisedEvent
+from affiliate_bridge.attribution.referrals import ReferralIntake
+from affiliate_bridge.domain.events import EventRules
 from affiliate_bridge.edge.forwarder_batch import ForwarderBatch
-from affiliate_bridge.edge.function_url import HttpRequest
 from affiliate_bridge.edge.referrals_endpoint import ReferralsEndpoint
 from affiliate_bridge.edge.secrets import resolve_secret, resolve_secrets
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.edge.webhook_endpoint import WebhookEndpoint
 from affiliate_bridge.forwarding.forwarder import Forwarder
-from affiliate_bridge.providers.paddle.events import normalise_paddle_event
-from affiliate_bridge.providers.paddle.signature import verify_paddle_signature
-from affiliate_bridge.providers.stripe.events import normalise_stripe_event
-from affiliate_bridge.providers.stripe.signature import verify_stripe_signature
+from affiliate_bridge.providers.base import WebhookProvider
+from affiliate_bridge.providers.paddle.provider import PaddleProvider
+from affiliate_bridge.providers.stripe.events import StripeOptions
+from affiliate_bridge.providers.stripe.provider import StripeProvider
 from affiliate_bridge.storage.ledger import Ledger
 from affiliate_bridge.storage.parked_payments import ParkedPayments
 from affiliate_bridge.storage.payment_states import PaymentStateStore
 from affiliate_bridge.storage.referrals import ReferralsStore
 from affiliate_bridge.storage.transactions_queue import TransactionsQueue
+
+# The payment providers, by the name their function URL and ledger entries carry.
+PAYMENT_PROVIDERS: dict[str, type[WebhookProvider]] = {
+    StripeProvider.name: StripeProvider,
+    PaddleProvider.name: PaddleProvider,
+}
 
 
 def event_rules(settings: Settings) -> EventRules:
@@ -36,9 +41,22 @@ def event_rules(settings: Settings) -> EventRules:
         customer_key_field=settings.customer_key_field,
         partner_key_field=settings.partner_key_field,
         commission_excludes_tax=settings.commission_excludes_tax,
-        stripe_payment_intent_sales=settings.stripe_payment_intent_sales,
-        stripe_client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
     )
+
+
+def build_provider(name: str, settings: Settings) -> WebhookProvider:
+    """Each provider's secret is ``<NAME>_WEBHOOK_SECRET``, resolved per request."""
+
+    def secrets() -> tuple[str, ...]:
+        return resolve_secrets(f"{name.upper()}_WEBHOOK_SECRET")
+
+    if name == StripeProvider.name:
+        options = StripeOptions(
+            payment_intent_sales=settings.stripe_payment_intent_sales,
+            client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
+        )
+        return StripeProvider(secrets, settings.stripe_tolerance_seconds, event_rules(settings), options)
+    return PAYMENT_PROVIDERS[name](secrets, settings.paddle_tolerance_seconds, event_rules(settings))
 
 
 def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
@@ -53,46 +71,11 @@ def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
     )
 
 
-def _string_field(name: str) -> Callable[[Mapping[str, Any]], str | None]:
-    def read(payload: Mapping[str, Any]) -> str | None:
-        value = payload.get(name)
-        return value if isinstance(value, str) and value else None
-
-    return read
-
-
-def build_stripe_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint:
-    rules = event_rules(settings)
-
-    def verify(request: HttpRequest) -> None:
-        verify_stripe_signature(
-            request.body,
-            request.header("stripe-signature"),
-            resolve_secrets("STRIPE_WEBHOOK_SECRET"),
-            settings.stripe_tolerance_seconds,
-        )
-
-    def normalise(payload: Mapping[str, Any]) -> NormalisedEvent:
-        return normalise_stripe_event(payload, rules)
-
-    return WebhookEndpoint("stripe", verify, normalise, intake, settings.max_body_bytes, _string_field("id"))
-
-
-def build_paddle_endpoint(settings: Settings, intake: Intake) -> WebhookEndpoint:
-    rules = event_rules(settings)
-
-    def verify(request: HttpRequest) -> None:
-        verify_paddle_signature(
-            request.body,
-            request.header("paddle-signature"),
-            resolve_secrets("PADDLE_WEBHOOK_SECRET"),
-            settings.paddle_tolerance_seconds,
-        )
-
-    def normalise(payload: Mapping[str, Any]) -> NormalisedEvent:
-        return normalise_paddle_event(payload, rules)
-
-    return WebhookEndpoint("paddle", verify, normalise, intake, settings.max_body_bytes, _string_field("event_id"))
+def build_webhook_endpoint(provider: str, settings: Settings, dynamodb: Any, sqs: Any) -> WebhookEndpoint:
+    """StripeWebhookFunction and PaddleWebhookFunction: one endpoint type, its provider inside."""
+    return WebhookEndpoint(
+        build_provider(provider, settings), build_intake(settings, dynamodb, sqs), settings.max_body_bytes
+    )
 
 
 def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> ForwarderBatch:
@@ -122,12 +105,16 @@ def build_referrals_endpoint(settings: Settings, dynamodb: Any, sqs: Any) -> Ref
     settings.require("table_name", "queue_url")
     queue = TransactionsQueue(sqs, settings.queue_url)
     ledger = Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days)
-    return ReferralsEndpoint(
+    referrals = ReferralIntake(
         store=ReferralsStore(dynamodb, settings.table_name),
         late=LateAttribution(ParkedPayments(dynamodb, settings.table_name), queue, ledger),
         queue=queue,
-        tokens=lambda: resolve_secrets("REFERRALS_API_TOKEN"),
-        platform_secrets=lambda: resolve_secrets("PARTNERO_WEBHOOK_SECRET"),
         last_touch=settings.attribution_last_touch,
         mirror_customers=settings.create_customer_on_referral,
+    )
+    return ReferralsEndpoint(
+        referrals=referrals,
+        tokens=lambda: resolve_secrets("REFERRALS_API_TOKEN"),
+        platform_secrets=lambda: resolve_secrets("PARTNERO_WEBHOOK_SECRET"),
+        providers=tuple(PAYMENT_PROVIDERS),
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from requests.adapters import HTTPAdapter
 
 from affiliate_bridge.domain.money import Money, minor_unit_exponent
 from affiliate_bridge.errors import PermanentError, RetryableError, UnknownCustomer
+from affiliate_bridge.ports import ApiAnswer, NewCustomer
 
 CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
 # Among 4xx only these are worth retrying; every 5xx is (501, 505, 507, Cloudflare's 520-530
@@ -43,20 +43,6 @@ RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
 
 def is_retryable_status(status: int) -> bool:
     return status >= 500 or status in RETRYABLE_CLIENT_STATUSES
-
-
-@dataclass(frozen=True)
-class NewCustomer:
-    """Create the customer with the transaction (Partnero ``options.create_customer``)."""
-
-    partner_key: str
-    email: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiAnswer:
-    status: int
-    duplicate: bool = False  # the API already had this key: an earlier attempt landed
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -13,30 +13,36 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Protocol
 
-from affiliate_bridge.attribution.rules import ReferralLookup, attribute
+from affiliate_bridge.attribution.rules import attribute
 from affiliate_bridge.domain.events import (
-    Attribution,
-    AttributionRule,
     CustomerProfile,
     Ignored,
     NormalisedEvent,
     Payment,
     PaymentAlias,
-    Referral,
     Reversal,
     transaction_key,
 )
 from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.messages import (
-    TransactionMessage,
     alias_keys,
     relink_message,
     reversal_message,
     sale_message,
 )
-from affiliate_bridge.storage.referrals import AliasKind, ReferralOutcome, provider_customer_alias
+from affiliate_bridge.domain.referrals import (
+    CUSTOMER_KEY,
+    Attribution,
+    AttributionRule,
+    Identifier,
+    Referral,
+    ReferralOutcome,
+    late_rule,
+    payment_identifiers,
+    provider_customer_kind,
+)
+from affiliate_bridge.ports import EventLedger, Parking, Queue, ReferralStore
 
 
 class Outcome(enum.StrEnum):
@@ -57,43 +63,9 @@ class IntakeResult:
     reason: str | None = None
 
 
-class Referrals(ReferralLookup, Protocol):
-    def put_referral(self, referral: Referral, last_touch: bool = False) -> tuple[ReferralOutcome, Referral]: ...
-
-    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool: ...
-
-    def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
-
-    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool: ...
-
-    def find_payment_key(self, provider: str, ref: str) -> str | None: ...
-
-    def put_customer_email(
-        self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int
-    ) -> None: ...
-
-
-class EventLedger(Protocol):
-    def record_event(
-        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
-    ) -> None: ...
-
-    def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None: ...
-
-
-class Queue(Protocol):
-    def send(self, message: TransactionMessage) -> str: ...
-
-
-class Parking(Protocol):
-    def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int: ...
-
-    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None: ...
-
-
 @dataclass(frozen=True)
 class Intake:
-    referrals: Referrals
+    referrals: ReferralStore
     ledger: EventLedger
     queue: Queue
     parking: Parking | None = None  # None: unattributed payments are only recorded
@@ -189,8 +161,7 @@ class Intake:
             customer_key=customer_key,
             partner_key=refs.partner_hint,
             email=refs.email,
-            stripe_customer_id=refs.provider_customer_id if payment.provider == "stripe" else None,
-            paddle_customer_id=refs.provider_customer_id if payment.provider == "paddle" else None,
+            provider_customer_ids=((payment.provider, refs.provider_customer_id),) if refs.provider_customer_id else (),
             source=f"{payment.provider}:{payment.event_type}",
         )
         outcome, current = self.referrals.put_referral(referral, last_touch=self.last_touch)
@@ -211,21 +182,14 @@ class Intake:
                 AttributionRule.EMAIL,
             )
         ):
-            self.referrals.put_alias(provider_customer_alias(payment.provider), provider_id, attribution.customer_key)
+            self.referrals.put_alias(provider_customer_kind(payment.provider), provider_id, attribution.customer_key)
 
     def _park(self, payment: Payment, attribution: Attribution) -> IntakeResult:
         if self.parking is None:
             return IntakeResult(
                 Outcome.UNATTRIBUTED, payment.transaction_key, attribution=attribution, reason="no referral matched"
             )
-        refs = payment.customer
-        identifiers: list[tuple[str, str]] = []
-        if refs.customer_key:
-            identifiers.append(("customer_key", refs.customer_key))
-        if refs.provider_customer_id:
-            identifiers.append((str(provider_customer_alias(payment.provider)), refs.provider_customer_id))
-        if attribution.email_hash:
-            identifiers.append((str(AliasKind.EMAIL), attribution.email_hash))
+        identifiers = payment_identifiers(payment.provider, payment.customer, attribution.email_hash)
         if not identifiers:
             return IntakeResult(
                 Outcome.UNATTRIBUTED,
@@ -258,18 +222,14 @@ class Intake:
             reason=f"no referral matched; parked for a late referral until {expires_at} (unix time)",
         )
 
-    def _attribute_by(self, identifiers: list[tuple[str, str]]) -> Attribution:
+    def _attribute_by(self, identifiers: list[Identifier]) -> Attribution:
         """Attribution by the identifiers a payment was parked under, in precedence order
         (what a late referral would match it by), without looking any of them up again."""
-        rules = {
-            "customer_key": AttributionRule.LATE_CUSTOMER_KEY,
-            str(AliasKind.EMAIL): AttributionRule.LATE_EMAIL,
-        }
         for kind, value in identifiers:
-            customer_key = value if kind == "customer_key" else self.referrals.find_customer_key(AliasKind(kind), value)
+            customer_key = value if kind == CUSTOMER_KEY else self.referrals.find_customer_key(kind, value)
             referral = self.referrals.find_referral(customer_key) if customer_key else None
             if referral:
-                rule = rules.get(kind, AttributionRule.LATE_PROVIDER_CUSTOMER)
+                rule = late_rule(kind)
                 return Attribution(referral.customer_key, referral.partner_key, rule, (f"{rule}:matched on recheck",))
         return Attribution(None, None, None)
 

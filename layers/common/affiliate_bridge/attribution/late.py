@@ -10,57 +10,27 @@ is claimed that was not sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
-from affiliate_bridge.domain.events import AttributionRule, Referral
-from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.messages import SaleFacts, TransactionMessage
-from affiliate_bridge.storage.parked_payments import ParkedPayment, ParkedPayments
-from affiliate_bridge.storage.referrals import AliasKind
-
-_RULES = {
-    "customer_key": AttributionRule.LATE_CUSTOMER_KEY,
-    str(AliasKind.STRIPE_CUSTOMER): AttributionRule.LATE_PROVIDER_CUSTOMER,
-    str(AliasKind.PADDLE_CUSTOMER): AttributionRule.LATE_PROVIDER_CUSTOMER,
-    str(AliasKind.EMAIL): AttributionRule.LATE_EMAIL,
-}
-
-
-class Queue(Protocol):
-    def send(self, message: TransactionMessage) -> str: ...
-
-
-class EventLedger(Protocol):
-    def record_event(
-        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
-    ) -> None: ...
-
-
-def referral_identifiers(referral: Referral) -> list[tuple[str, str]]:
-    identifiers = [("customer_key", referral.customer_key)]
-    if referral.email:
-        identifiers.append((str(AliasKind.EMAIL), email_hash(referral.email)))
-    if referral.stripe_customer_id:
-        identifiers.append((str(AliasKind.STRIPE_CUSTOMER), referral.stripe_customer_id))
-    if referral.paddle_customer_id:
-        identifiers.append((str(AliasKind.PADDLE_CUSTOMER), referral.paddle_customer_id))
-    return identifiers
+from affiliate_bridge.domain.facts import SaleFacts
+from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.referrals import AttributionRule, ParkedPayment, Referral, late_rule
+from affiliate_bridge.ports import EventLedger, Parking, Queue
 
 
 @dataclass(frozen=True)
 class LateAttribution:
-    parked: ParkedPayments
+    parked: Parking
     queue: Queue
     ledger: EventLedger
 
     def release(self, referral: Referral, email: str | None = None) -> list[str]:
         """Send every payment parked under the referral's identifiers; returns their keys."""
         released: list[str] = []
-        for kind, value in referral_identifiers(referral):
+        for kind, value in referral.identifiers():
             for parked in self.parked.find(kind, value):
                 if parked.transaction_key in released or self.parked.is_released(parked.transaction_key):
                     continue
-                rule = _RULES[kind]
+                rule = late_rule(kind)
                 message_id = self.queue.send(self._message(parked, referral, rule, email))
                 self.parked.mark_released(parked.transaction_key, referral.customer_key, str(rule), parked.expires_at)
                 self.ledger.record_event(

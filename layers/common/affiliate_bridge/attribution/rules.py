@@ -1,24 +1,16 @@
 """Which partner referred the paying customer: first match wins, every step recorded.
 
-Precedence (ARCHITECTURE.md): explicit customer key -> provider customer id -> email.
+Precedence: the merchant's customer key, then the provider's customer id, then the email
+(the payment's own, else the one the provider's customer profile holds).
 The trail in ``Attribution.tried`` names each rule and whether it hit, never the email.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from affiliate_bridge.domain.events import Attribution, AttributionRule, CustomerRefs, Referral
+from affiliate_bridge.domain.events import CustomerRefs
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.storage.referrals import AliasKind, provider_customer_alias
-
-
-class ReferralLookup(Protocol):
-    def find_referral(self, customer_key: str) -> Referral | None: ...
-
-    def find_customer_key(self, kind: AliasKind, value: str) -> str | None: ...
-
-    def find_email_hash(self, provider: str, customer_id: str) -> str | None: ...
+from affiliate_bridge.domain.referrals import EMAIL, Attribution, AttributionRule, Referral, provider_customer_kind
+from affiliate_bridge.ports import ReferralLookup
 
 
 def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> Attribution:
@@ -38,9 +30,9 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
 
     provider_id = customer.provider_customer_id
     hashed_email: str | None = None
-    candidates: list[tuple[AttributionRule, AliasKind, str | None]] = [
-        (AttributionRule.PROVIDER_CUSTOMER, provider_customer_alias(provider), provider_id),
-        (AttributionRule.EMAIL, AliasKind.EMAIL, None),
+    candidates: list[tuple[AttributionRule, str, str | None]] = [
+        (AttributionRule.PROVIDER_CUSTOMER, provider_customer_kind(provider), provider_id),
+        (AttributionRule.EMAIL, EMAIL, None),
     ]
     for rule, kind, value in candidates:
         if rule is AttributionRule.EMAIL:

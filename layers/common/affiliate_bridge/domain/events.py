@@ -7,7 +7,7 @@ Provider modules turn an event into exactly one of these; everything after that
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from affiliate_bridge.domain.money import Money
 
@@ -97,55 +97,14 @@ class Ignored:
     reason: str
 
 
-class AttributionRule(enum.StrEnum):
-    CUSTOMER_KEY = "customer_key"
-    PROVIDER_CUSTOMER = "provider_customer_id"
-    EMAIL = "email"
-    PARTNER_HINT = "partner_hint"
-    # A parked payment matched by a referral that arrived later (late attribution).
-    LATE_CUSTOMER_KEY = "late:customer_key"
-    LATE_PROVIDER_CUSTOMER = "late:provider_customer_id"
-    LATE_EMAIL = "late:email"
-
-
-@dataclass(frozen=True)
-class Attribution:
-    """Who gets the commission, and the trail of rules tried to find out."""
-
-    customer_key: str | None
-    partner_key: str | None
-    rule: AttributionRule | None
-    tried: tuple[str, ...] = field(default=())
-    # The email hash the email rule used (the payment's, or the provider's profile for its
-    # customer id), so parking an unmatched payment does not look it up again.
-    email_hash: str | None = None
-
-    @property
-    def attributed(self) -> bool:
-        return self.partner_key is not None and self.customer_key is not None
-
-
-@dataclass(frozen=True)
-class Referral:
-    """Customer -> partner, as the merchant's site or the affiliate platform told us."""
-
-    customer_key: str
-    partner_key: str
-    email: str | None = None
-    stripe_customer_id: str | None = None
-    paddle_customer_id: str | None = None
-    source: str = "api"
-
-
 @dataclass(frozen=True)
 class EventRules:
-    """The merchant's choices that change how events are read (see Settings)."""
+    """The merchant's choices that change how any provider's events are read (see Settings);
+    a provider's own options live with that provider."""
 
     customer_key_field: str = "customer_key"
     partner_key_field: str = "partner_key"
     commission_excludes_tax: bool = True
-    stripe_payment_intent_sales: bool = False
-    stripe_client_reference_is_partner_key: bool = False
 
 
 def transaction_key(provider: str, payment_id: str) -> str:

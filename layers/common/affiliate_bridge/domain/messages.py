@@ -15,47 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from affiliate_bridge.domain.events import Attribution, Payment, Reversal, transaction_key
+from affiliate_bridge.domain.events import Payment, Reversal, transaction_key
+from affiliate_bridge.domain.facts import CustomerFacts, ReversalFacts, SaleFacts
 from affiliate_bridge.domain.identity import loggable_key
+from affiliate_bridge.domain.referrals import Attribution
 from affiliate_bridge.errors import UnreadableMessage
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SaleFacts:
-    paid_minor: int
-    commissionable_minor: int
-    currency: str
-    customer_key: str
-    partner_key: str
-    attribution_rule: str
-    customer_email: str | None = None
-    # True when this payment itself created the referral (a partner key on a
-    # checkout-only sale): the customer is created together with the transaction.
-    create_customer: bool = False
-
-
-@dataclass(frozen=True)
-class ReversalFacts:
-    reason: str  # refund | dispute
-    source_id: str
-    reversed_minor: int  # cumulative for source_id
-    currency: str
-    dispute_status: str | None = None
-
-
-@dataclass(frozen=True)
-class CustomerFacts:
-    """A signup to mirror at the affiliate API (CREATE_CUSTOMER_ON_REFERRAL)."""
-
-    customer_key: str
-    partner_key: str
-    customer_email: str | None = None
-    # A reassignment (last touch): the API holds the customer under another partner and
-    # cannot change a customer's partner, so the old record is set aside (renamed) and the
-    # customer created again under this partner.
-    reassigned_at: int | None = None
 
 
 @dataclass(frozen=True)

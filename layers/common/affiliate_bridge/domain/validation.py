@@ -29,10 +29,10 @@ from affiliate_bridge.domain.events import (
     NormalisedEvent,
     Payment,
     PaymentAlias,
-    Referral,
     Reversal,
 )
 from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.errors import MalformedEvent
 
 MAX_ID_LENGTH = 255
@@ -126,12 +126,8 @@ def validate_referral(referral: Referral) -> None:
     _text("customer_key", referral.customer_key)
     _text("partner_key", referral.partner_key)
     _email(referral.email)
-    for field, value in (
-        ("stripe_customer_id", referral.stripe_customer_id),
-        ("paddle_customer_id", referral.paddle_customer_id),
-    ):
-        if value is not None:
-            _id(field, value)
+    for provider, value in referral.provider_customer_ids:
+        _id(f"{provider}_customer_id", value)
 
 
 def validate_customer_key(customer_key: str) -> None:

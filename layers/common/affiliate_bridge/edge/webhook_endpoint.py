@@ -1,7 +1,7 @@
 """One provider webhook request, from function URL event to HTTP answer.
 
-Shared by the Stripe and Paddle functions; they differ only in the ``verify`` and
-``normalise`` callables they pass. Status codes are decided here, in one place:
+The same for every payment provider: the provider object (``providers.base``) verifies
+and reads, the intake use case decides. Status codes are decided here, in one place:
 
 * 400: bad signature (nothing stored), bad base64, non-JSON, or a signed event without
   the fields its type needs (recorded in the ledger when the event id is readable);
@@ -12,17 +12,15 @@ Shared by the Stripe and Paddle functions; they differ only in the ``verify`` an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from affiliate_bridge.attribution.intake import Intake, IntakeResult, Outcome
-from affiliate_bridge.domain.events import NormalisedEvent
 from affiliate_bridge.domain.identity import truncated_ip
 from affiliate_bridge.domain.validation import is_valid_id, validate_event
 from affiliate_bridge.edge import observability as obs
 from affiliate_bridge.edge.function_url import (
-    HttpRequest,
     json_response,
     parse_event,
     parse_json_object,
@@ -36,9 +34,7 @@ from affiliate_bridge.errors import (
     SecretNotConfigured,
     SignatureError,
 )
-
-Verifier = Callable[[HttpRequest], None]
-Normaliser = Callable[[Mapping[str, Any]], NormalisedEvent]
+from affiliate_bridge.providers.base import WebhookProvider
 
 _OUTCOME_METRICS = {
     Outcome.ENQUEUED: obs.ENQUEUED,
@@ -59,20 +55,17 @@ def not_configured_response(exc: ConfigurationError) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WebhookEndpoint:
-    provider: str
-    verify: Verifier
-    normalise: Normaliser
+    provider: WebhookProvider
     intake: Intake
     max_body_bytes: int
-    event_id_of: Callable[[Mapping[str, Any]], str | None]
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        obs.metrics.add_dimension(name="provider", value=self.provider)
+        obs.metrics.add_dimension(name="provider", value=self.provider.name)
         try:
             request = parse_event(event, self.max_body_bytes)
             require_post(request)
             try:
-                self.verify(request)
+                self.provider.verify(request)
             except ConfigurationError as exc:
                 return not_configured_response(exc)
             except SignatureError as exc:
@@ -88,11 +81,11 @@ class WebhookEndpoint:
             return rejection_response(exc)
 
         obs.metrics.add_metric(name=obs.RECEIVED, unit="Count", value=1)
-        event_id = self.event_id_of(payload)
+        event_id = self.provider.event_id(payload)
         if event_id:
             obs.logger.set_correlation_id(event_id)
         try:
-            normalised = self.normalise(payload)
+            normalised = self.provider.normalise(payload)
             validate_event(normalised)
         except MalformedEvent as exc:
             obs.metrics.add_metric(name=obs.REJECTED, unit="Count", value=1)
@@ -112,10 +105,10 @@ class WebhookEndpoint:
         return self._accepted(result)
 
     def _record_rejection(self, payload: Mapping[str, Any], event_id: str, reason: str) -> None:
-        named_type = payload.get("type") or payload.get("event_type")
-        event_type = str(named_type) if is_valid_id(named_type) else "unknown"
+        named_type = self.provider.event_type(payload)
+        event_type = named_type if is_valid_id(named_type) and named_type else "unknown"
         try:
-            self.intake.ledger.record_rejection(self.provider, event_id, event_type, reason)
+            self.intake.ledger.record_rejection(self.provider.name, event_id, event_type, reason)
         except Exception:  # the 400 stands; the ledger entry is only for explain
             obs.logger.exception("could not record the rejected event")
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
 
-from affiliate_bridge.affiliate.partnero import ApiAnswer, NewCustomer
 from affiliate_bridge.domain.messages import TransactionMessage, moved_reversal
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.errors import AffiliateApiError, PermanentError, UnknownCustomer
@@ -29,46 +27,7 @@ from affiliate_bridge.forwarding.state import (
     plan,
     reversal_facts,
 )
-
-
-class AffiliateApi(Protocol):
-    def create_transaction(
-        self,
-        key: str,
-        customer_key: str,
-        amount: Money,
-        created_at: int | None = None,
-        new_customer: NewCustomer | None = None,
-    ) -> ApiAnswer: ...
-
-    def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer: ...
-
-    def delete_transaction(self, key: str) -> ApiAnswer: ...
-
-    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None: ...
-
-    def customer_partner(self, customer_key: str) -> str | None: ...
-
-    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer: ...
-
-
-class StateStore(Protocol):
-    def load(self, transaction_key: str) -> PaymentState: ...
-
-    def save(self, state: PaymentState) -> PaymentState: ...
-
-
-class PaymentLinks(Protocol):
-    def find_payment_key(self, provider: str, ref: str) -> str | None: ...
-
-
-class Queue(Protocol):
-    def send(self, message: TransactionMessage) -> str: ...
-
-
-class AttemptLog(Protocol):
-    def record_attempt(self, transaction_key: str, attempt: dict[str, object]) -> None: ...
-
+from affiliate_bridge.ports import AffiliateApi, ApiAnswer, AttemptLog, NewCustomer, PaymentLinks, Queue, StateStore
 
 # Calls per message at most: delete + create, plus a burnt key or a corrected amount.
 MAX_ROUNDS = 6

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from affiliate_bridge.domain.events import DisputeStatus
+from affiliate_bridge.domain.facts import ReversalFacts, SaleFacts
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.messages import ReversalFacts, SaleFacts, TransactionMessage
+from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import proportion
 
 

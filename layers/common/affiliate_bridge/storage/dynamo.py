@@ -12,6 +12,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from affiliate_bridge.storage.keys import Key
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -35,8 +37,13 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+def key(where: Key) -> dict[str, Any]:
+    return {"pk": {"S": where.pk}, "sk": {"S": where.sk}}
+
+
+def keyed_item(where: Key, values: Mapping[str, Any]) -> dict[str, Any]:
+    """An item under ``where``, its other attributes serialised (None values left out)."""
+    return to_item({"pk": where.pk, "sk": where.sk, **values})
 
 
 def is_conditional_failure(exc: Exception) -> bool:

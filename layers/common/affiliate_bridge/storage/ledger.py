@@ -1,13 +1,13 @@
 """The explainable record: what the bridge decided for each provider event and payment.
 
-* ``EVENT#<provider>#<event_id>`` / ``EVENT``: written by the webhook functions: event
+* one entry per provider event (``keys.event``), written by the webhook functions: event
   type, outcome, transaction key, attribution rule and trail, queue message id, and how
-  many times the provider delivered it.
-* ``PAYMENT#<transaction_key>`` / ``ATTEMPT#<time>#<n>``: written by the forwarder, one per
-  call to the affiliate API with its answer.
+  many times the provider delivered it;
+* one entry per call to the affiliate API with its answer (``keys.attempt``), written by
+  the forwarder.
 
 Entries expire after LEDGER_TTL_DAYS (default 400, past a year of refund and dispute
-windows) through the table's TTL attribute ``expires_at``.
+windows) through the table's TTL attribute (``keys.TTL_ATTRIBUTE``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from affiliate_bridge.storage.dynamo import is_conditional_failure, key, to_item
+from affiliate_bridge.storage import keys
+from affiliate_bridge.storage.dynamo import is_conditional_failure, key, keyed_item, to_item
 
 
 class Ledger:
@@ -36,7 +37,7 @@ class Ledger:
             "outcome": outcome,
             "provider": provider,
             "last_seen_at": now,
-            "expires_at": now + self._ttl_seconds,
+            keys.TTL_ATTRIBUTE: now + self._ttl_seconds,
             **{k: v for k, v in detail.items() if v is not None and v != ()},
         }
         serialized = to_item(values)
@@ -44,7 +45,7 @@ class Ledger:
         sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(serialized)))
         self._client.update_item(
             TableName=self._table,
-            Key=key(f"EVENT#{provider}#{event_id}", "EVENT"),
+            Key=key(keys.event(provider, event_id)),
             UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={
@@ -62,18 +63,17 @@ class Ledger:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(
+                Item=keyed_item(
+                    keys.event(provider, event_id),
                     {
-                        "pk": f"EVENT#{provider}#{event_id}",
-                        "sk": "EVENT",
                         "event_type": event_type,
                         "outcome": "rejected",
                         "provider": provider,
                         "reason": reason,
                         "first_seen_at": now,
                         "last_seen_at": now,
-                        "expires_at": now + self._ttl_seconds,
-                    }
+                        keys.TTL_ATTRIBUTE: now + self._ttl_seconds,
+                    },
                 ),
                 ConditionExpression="attribute_not_exists(pk) OR outcome = :rejected",
                 ExpressionAttributeValues={":rejected": {"S": "rejected"}},
@@ -84,11 +84,5 @@ class Ledger:
 
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, Any]) -> None:
         now = time.time()
-        values = {
-            "pk": f"PAYMENT#{transaction_key}",
-            "sk": f"ATTEMPT#{now:017.6f}",
-            "at": int(now),
-            "expires_at": int(now) + self._ttl_seconds,
-            **attempt,
-        }
-        self._client.put_item(TableName=self._table, Item=to_item(values))
+        values = {"at": int(now), keys.TTL_ATTRIBUTE: int(now) + self._ttl_seconds, **attempt}
+        self._client.put_item(TableName=self._table, Item=keyed_item(keys.attempt(transaction_key, now), values))

@@ -1,4 +1,4 @@
-"""PaymentState in the ReferralsTable: ``PAYMENT#<transaction_key>`` / ``STATE``.
+"""PaymentState in the ReferralsTable, one item per payment (``keys.payment_state``).
 
 Saved with an optimistic version check. The FIFO queue already hands the forwarder one
 message per payment at a time; the check is the seatbelt for anything that bypasses it
@@ -12,7 +12,8 @@ from typing import Any
 
 from affiliate_bridge.errors import StaleState
 from affiliate_bridge.forwarding.state import PaymentState, from_record, to_record
-from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, to_item
+from affiliate_bridge.storage import keys
+from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item
 
 
 class PaymentStateStore:
@@ -22,7 +23,7 @@ class PaymentStateStore:
 
     def load(self, transaction_key: str) -> PaymentState:
         item = self._client.get_item(
-            TableName=self._table, Key=key(f"PAYMENT#{transaction_key}", "STATE"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.payment_state(transaction_key)), ConsistentRead=True
         ).get("Item")
         if not item:
             return PaymentState(transaction_key=transaction_key)
@@ -30,7 +31,7 @@ class PaymentStateStore:
 
     def save(self, state: PaymentState) -> PaymentState:
         saved = replace(state, version=state.version + 1)
-        item = to_item({"pk": f"PAYMENT#{state.transaction_key}", "sk": "STATE", **to_record(saved)})
+        item = keyed_item(keys.payment_state(state.transaction_key), to_record(saved))
         try:
             if state.version == 0:
                 self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")

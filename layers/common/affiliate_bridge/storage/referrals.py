@@ -1,53 +1,28 @@
-"""Who referred whom: referrals and their aliases in the ReferralsTable.
+"""Who referred whom: referrals, customer aliases, provider profiles and payment links.
 
-Layout (one table, ``pk``/``sk`` strings):
-
-* ``CUSTOMER#<customer_key>`` / ``REFERRAL``: partner key, email hash, provider ids.
-* ``ALIAS#<kind>#<value>`` / ``ALIAS``: points an email hash or a provider customer id
-  (kinds ``email``, ``stripe_customer``, ``paddle_customer``) at a customer key.
-* ``PROFILE#<provider>#<customer id>`` / ``PROFILE``: the email hash a provider holds for
-  its customer id (Paddle transactions carry no email).
-* ``PAYREF#<provider>#<id>`` / ``PAYREF``: points another id of a payment (a payment
-  intent, a charge) at the payment's transaction key, for reversals that only know it.
-
-First touch wins: a referral or alias that exists is never overwritten unless the
-merchant chose last touch.
+Key formats are in ``storage.keys``. First touch wins: a referral or alias that exists
+is never overwritten unless the merchant chose last touch.
 
 Every read is strongly consistent: a payment parked while its referral is being stored
 must see that referral when it looks again (``Intake._park``), and an eventually
 consistent read could miss it and leave the payment parked for ever. On demand, the
 difference is half a read unit per lookup.
+
+Provider customer ids are kept as ``<provider>_customer_id`` attributes on the referral
+item and as ``<provider>_customer`` aliases, so adding a provider needs no change here.
 """
 
 from __future__ import annotations
 
-import enum
 import time
 from typing import Any
 
-from affiliate_bridge.domain.events import Referral
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, to_item
+from affiliate_bridge.domain.referrals import EMAIL, Referral, ReferralOutcome, provider_customer_kind
+from affiliate_bridge.storage import keys
+from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item, to_item
 
-
-class AliasKind(enum.StrEnum):
-    EMAIL = "email"
-    STRIPE_CUSTOMER = "stripe_customer"
-    PADDLE_CUSTOMER = "paddle_customer"
-
-
-def provider_customer_alias(provider: str) -> AliasKind:
-    return AliasKind(f"{provider}_customer")
-
-
-class ReferralOutcome(enum.StrEnum):
-    CREATED = "created"
-    UNCHANGED = "unchanged"
-    UPDATED = "updated"  # last touch replaced the partner
-    CONFLICT = "conflict"  # first touch kept the existing partner
-    STALE = "stale"  # the platform already applied a newer delivery for this customer
-    DELETED = "deleted"
-    UNKNOWN_CUSTOMER = "unknown_customer"  # deleted before we ever knew it (tombstone kept)
+_CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
 
 
 def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
@@ -67,7 +42,7 @@ class ReferralsStore:
     # -- referrals ---------------------------------------------------------------------
     def find_referral(self, customer_key: str) -> Referral | None:
         response = self._client.get_item(
-            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.referral(customer_key)), ConsistentRead=True
         )
         item = response.get("Item")
         if not item:
@@ -78,8 +53,13 @@ class ReferralsStore:
         return Referral(
             customer_key=customer_key,
             partner_key=values["partner_key"],
-            stripe_customer_id=values.get("stripe_customer_id"),
-            paddle_customer_id=values.get("paddle_customer_id"),
+            provider_customer_ids=tuple(
+                sorted(
+                    (name.removesuffix(_CUSTOMER_ID), value)
+                    for name, value in values.items()
+                    if name.endswith(_CUSTOMER_ID) and isinstance(value, str)
+                )
+            ),
             source=values.get("source", "api"),
         )
 
@@ -97,13 +77,13 @@ class ReferralsStore:
         as ``STALE#<time>`` instead.
         """
         now = int(time.time())
+        where = keys.referral(referral.customer_key)
         values = {
-            "pk": f"CUSTOMER#{referral.customer_key}",
-            "sk": "REFERRAL",
+            "pk": where.pk,
+            "sk": where.sk,
             "partner_key": referral.partner_key,
             "email_hash": email_hash(referral.email) if referral.email else None,
-            "stripe_customer_id": referral.stripe_customer_id,
-            "paddle_customer_id": referral.paddle_customer_id,
+            **{f"{provider}{_CUSTOMER_ID}": value for provider, value in referral.provider_customer_ids},
             "source": referral.source,
             "created_at": now,
             "platform_at": platform_at_ms,
@@ -156,28 +136,25 @@ class ReferralsStore:
                     self._advance_platform_time(referral.customer_key, platform_at_ms)
                 self._client.put_item(
                     TableName=self._table,
-                    Item=to_item(
+                    Item=keyed_item(
+                        keys.conflict(referral.customer_key, time.time()),
                         {
-                            "pk": f"CUSTOMER#{referral.customer_key}",
-                            "sk": f"CONFLICT#{time.time():017.6f}",
                             "claimed_partner_key": referral.partner_key,
                             "kept_partner_key": existing.partner_key,
                             "source": referral.source,
                             "at": now,
-                        }
+                        },
                     ),
                 )
                 return ReferralOutcome.CONFLICT, existing
-        for kind, value in (
-            (AliasKind.EMAIL, email_hash(referral.email) if referral.email else None),
-            (AliasKind.STRIPE_CUSTOMER, referral.stripe_customer_id),
-            (AliasKind.PADDLE_CUSTOMER, referral.paddle_customer_id),
-        ):
-            if value:
-                self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
+        aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
+        if referral.email:
+            aliases.insert(0, (EMAIL, email_hash(referral.email)))
+        for kind, value in aliases:
+            self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
         return outcome, current
 
-    def mark_deleted(self, customer_key: str, platform_at_ms: int) -> ReferralOutcome:
+    def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome:
         """Deleted customers stop being attributed; the item stays for ``explain``.
 
         Ordered like the platform's other deliveries (``platform_at``). A deletion for a
@@ -187,7 +164,7 @@ class ReferralsStore:
         try:
             previous = self._client.update_item(
                 TableName=self._table,
-                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                Key=key(keys.referral(customer_key)),
                 UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
                 ConditionExpression="attribute_not_exists(platform_at) OR platform_at <= :at",
                 ExpressionAttributeValues={
@@ -200,7 +177,7 @@ class ReferralsStore:
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
-            self._record_stale(customer_key, "partnero", platform_at_ms, self._stored(customer_key))
+            self._record_stale(customer_key, source, platform_at_ms, self._stored(customer_key))
             return ReferralOutcome.STALE
         known = previous is not None and "partner_key" in previous
         return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
@@ -208,7 +185,7 @@ class ReferralsStore:
     def _stored(self, customer_key: str) -> dict[str, Any] | None:
         """The referral item as stored, deleted or not."""
         item = self._client.get_item(
-            TableName=self._table, Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.referral(customer_key)), ConsistentRead=True
         ).get("Item")
         return from_item(item) if item else None
 
@@ -218,7 +195,7 @@ class ReferralsStore:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=key(f"CUSTOMER#{customer_key}", "REFERRAL"),
+                Key=key(keys.referral(customer_key)),
                 UpdateExpression="SET platform_at = :at",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(platform_at) OR platform_at < :at)",
                 ExpressionAttributeValues={":at": {"N": str(platform_at_ms)}},
@@ -230,22 +207,21 @@ class ReferralsStore:
     def _record_stale(self, customer_key: str, source: str, platform_at_ms: int, stored: dict[str, Any] | None) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item=to_item(
+            Item=keyed_item(
+                keys.stale(customer_key, time.time()),
                 {
-                    "pk": f"CUSTOMER#{customer_key}",
-                    "sk": f"STALE#{time.time():017.6f}",
                     "source": source,
                     "delivery_at_ms": platform_at_ms,
                     "applied_at_ms": (stored or {}).get("platform_at"),
                     "at": int(time.time()),
-                }
+                },
             ),
         )
 
     # -- customer aliases --------------------------------------------------------------
-    def put_alias(self, kind: AliasKind, value: str, customer_key: str, overwrite: bool = False) -> bool:
+    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool:
         """Point ``value`` at ``customer_key``; False when another customer holds it."""
-        item = to_item({"pk": f"ALIAS#{kind}#{value}", "sk": "ALIAS", "customer_key": customer_key})
+        item = keyed_item(keys.alias(kind, value), {"customer_key": customer_key})
         try:
             if overwrite:
                 self._client.put_item(TableName=self._table, Item=item)
@@ -262,10 +238,8 @@ class ReferralsStore:
             raise
         return True
 
-    def find_customer_key(self, kind: AliasKind, value: str) -> str | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=key(f"ALIAS#{kind}#{value}", "ALIAS"), ConsistentRead=True
-        )
+    def find_customer_key(self, kind: str, value: str) -> str | None:
+        response = self._client.get_item(TableName=self._table, Key=key(keys.alias(kind, value)), ConsistentRead=True)
         item = response.get("Item")
         return from_item(item)["customer_key"] if item else None
 
@@ -275,13 +249,12 @@ class ReferralsStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(
+                Item=keyed_item(
+                    keys.profile(provider, customer_id),
                     {
-                        "pk": f"PROFILE#{provider}#{customer_id}",
-                        "sk": "PROFILE",
                         "email_hash": hashed_email,
                         "updated_at": updated_at,
-                    }
+                    },
                 ),
                 ConditionExpression="attribute_not_exists(pk) OR updated_at <= :at",
                 ExpressionAttributeValues={":at": {"N": str(updated_at)}},
@@ -292,7 +265,7 @@ class ReferralsStore:
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None:
         item = self._client.get_item(
-            TableName=self._table, Key=key(f"PROFILE#{provider}#{customer_id}", "PROFILE"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.profile(provider, customer_id)), ConsistentRead=True
         ).get("Item")
         return from_item(item).get("email_hash") if item else None
 
@@ -300,7 +273,7 @@ class ReferralsStore:
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
+            Item=keyed_item(keys.payment_ref(provider, ref), {"transaction_key": transaction_key}),
         )
 
     def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool:
@@ -309,7 +282,7 @@ class ReferralsStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item({"pk": f"PAYREF#{provider}#{ref}", "sk": "PAYREF", "transaction_key": transaction_key}),
+                Item=keyed_item(keys.payment_ref(provider, ref), {"transaction_key": transaction_key}),
                 ConditionExpression="attribute_not_exists(pk) OR transaction_key = :key",
                 ExpressionAttributeValues={":key": {"S": transaction_key}},
             )
@@ -321,7 +294,7 @@ class ReferralsStore:
 
     def find_payment_key(self, provider: str, ref: str) -> str | None:
         response = self._client.get_item(
-            TableName=self._table, Key=key(f"PAYREF#{provider}#{ref}", "PAYREF"), ConsistentRead=True
+            TableName=self._table, Key=key(keys.payment_ref(provider, ref)), ConsistentRead=True
         )
         item = response.get("Item")
         return from_item(item)["transaction_key"] if item else None

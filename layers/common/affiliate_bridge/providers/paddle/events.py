@@ -32,8 +32,8 @@ from affiliate_bridge.domain.events import (
     ReversalReason,
     transaction_key,
 )
-from affiliate_bridge.domain.money import Money
-from affiliate_bridge.errors import CurrencyError, MalformedEvent
+from affiliate_bridge.errors import MalformedEvent
+from affiliate_bridge.providers.reading import commissionable, first_text, money, nonempty_str
 
 PROVIDER = "paddle"
 SALE_EVENTS = frozenset({"transaction.completed", "transaction.paid"})
@@ -62,21 +62,6 @@ def _amount(totals: Mapping[str, Any], field: str, *, required: bool = True) -> 
     if isinstance(value, str) and _AMOUNT.fullmatch(value):
         return int(value)
     raise MalformedEvent(f"totals.{field} must be a string of ASCII digits (lowest denomination)")
-
-
-def _money(amount: int, currency: Any) -> Money:
-    try:
-        return Money(amount, currency)
-    except CurrencyError as exc:
-        raise MalformedEvent(f"currency_code: {exc}") from exc
-
-
-def _custom(custom_data: Any, field: str) -> str | None:
-    if isinstance(custom_data, Mapping):
-        value = custom_data.get(field)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 def _id(data: Mapping[str, Any], field: str, prefix: str) -> str:
@@ -110,7 +95,7 @@ def normalise_paddle_event(event: Mapping[str, Any], rules: EventRules) -> Norma
             event_id,
             event_type,
             _id(data, "id", "ctm_"),
-            email if isinstance(email, str) and email else None,
+            nonempty_str(email),
             occurred_at,
         )
     return ignored(f"event type {event_type} is not used by the bridge")
@@ -126,7 +111,6 @@ def _transaction(
         raise MalformedEvent("data.details.totals is missing")
     paid = _amount(totals, "grand_total", required=False) if "grand_total" in totals else _amount(totals, "total")
     tax = _amount(totals, "tax", required=False)
-    commissionable = max(paid - max(tax, 0), 0) if rules.commission_excludes_tax else paid
     currency = data.get("currency_code") or totals.get("currency_code")
     customer_id = data.get("customer_id")
     custom_data = data.get("custom_data")
@@ -135,14 +119,14 @@ def _transaction(
         event_id=event_id,
         event_type=event_type,
         transaction_key=transaction_key(PROVIDER, transaction_id),
-        paid=_money(paid, currency),
-        commissionable=_money(commissionable, currency),
+        paid=money(paid, currency, "currency_code"),
+        commissionable=money(commissionable(paid, tax, rules), currency, "currency_code"),
         occurred_at=occurred_at,
         customer=CustomerRefs(
-            customer_key=_custom(custom_data, rules.customer_key_field),
-            provider_customer_id=customer_id if isinstance(customer_id, str) and customer_id else None,
+            customer_key=first_text(rules.customer_key_field, custom_data),
+            provider_customer_id=nonempty_str(customer_id),
             email=None,  # Paddle transactions carry no email: customer.* events supply it
-            partner_hint=_custom(custom_data, rules.partner_key_field),
+            partner_hint=first_text(rules.partner_key_field, custom_data),
         ),
     )
 
@@ -161,7 +145,7 @@ def _adjustment(
     totals = data.get("totals")
     if not isinstance(totals, Mapping):
         raise MalformedEvent("data.totals is missing")
-    amount = _money(_amount(totals, "total"), data.get("currency_code") or totals.get("currency_code"))
+    amount = money(_amount(totals, "total"), data.get("currency_code") or totals.get("currency_code"), "currency_code")
     if action == "refund":
         reason, source, dispute_status = ReversalReason.REFUND, adjustment_id, None
     else:

@@ -26,6 +26,7 @@ from typing import Any
 from affiliate_bridge.errors import MalformedEvent, SignatureError
 from affiliate_bridge.providers.signing import any_signature_matches
 
+PLATFORM = "partnero"  # the affiliate platform, as referral source and as path (/partnero)
 CUSTOMER_EVENTS = ("customer.created", "customer.updated", "customer.deleted")
 
 

@@ -16,6 +16,7 @@ Both payload shapes are read: before 2025-03-31 an invoice carries ``payment_int
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from affiliate_bridge.domain.events import (
@@ -30,8 +31,8 @@ from affiliate_bridge.domain.events import (
     ReversalReason,
     transaction_key,
 )
-from affiliate_bridge.domain.money import Money
-from affiliate_bridge.errors import CurrencyError, MalformedEvent
+from affiliate_bridge.errors import MalformedEvent
+from affiliate_bridge.providers.reading import commissionable, first_text, money, nonempty_str
 
 PROVIDER = "stripe"
 
@@ -72,29 +73,19 @@ def _int(obj: Mapping[str, Any], field: str, *, required: bool = True) -> int:
     raise MalformedEvent(f"{obj.get('object', 'object')}.{field} must be an integer")
 
 
-def _money(amount: int, obj: Mapping[str, Any]) -> Money:
-    try:
-        return Money(amount, obj.get("currency"))  # type: ignore[arg-type]
-    except CurrencyError as exc:
-        raise MalformedEvent(f"{obj.get('object', 'object')}.currency: {exc}") from exc
+@dataclass(frozen=True)
+class StripeOptions:
+    """The merchant's Stripe-only choices (see Settings)."""
+
+    # payment_intent.succeeded counts as a sale (payments made without Checkout or invoices).
+    payment_intent_sales: bool = False
+    # A Checkout Session's client_reference_id names the partner (checkout-only shops).
+    client_reference_is_partner_key: bool = False
 
 
-def _metadata_value(field: str, *sources: Any) -> str | None:
-    for source in sources:
-        if isinstance(source, Mapping):
-            value = source.get(field)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return None
-
-
-def _commissionable(paid: int, tax: int, rules: EventRules) -> int:
-    if not rules.commission_excludes_tax:
-        return paid
-    return max(paid - max(tax, 0), 0)
-
-
-def normalise_stripe_event(event: Mapping[str, Any], rules: EventRules) -> NormalisedEvent:
+def normalise_stripe_event(
+    event: Mapping[str, Any], rules: EventRules, options: StripeOptions = StripeOptions()
+) -> NormalisedEvent:
     """Read a verified, decoded Stripe event. Raises MalformedEvent for missing fields."""
     event_id = event.get("id")
     event_type = event.get("type")
@@ -111,13 +102,13 @@ def normalise_stripe_event(event: Mapping[str, Any], rules: EventRules) -> Norma
         return Ignored(PROVIDER, event_id, event_type, reason)
 
     if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        return _checkout_session(event_id, event_type, occurred_at, obj, rules, ignored)
+        return _checkout_session(event_id, event_type, occurred_at, obj, rules, options, ignored)
     if event_type in INVOICE_SALE_EVENTS:
         return _invoice_paid(event_id, event_type, occurred_at, obj, rules)
     if event_type == "invoice_payment.paid":
         return _invoice_payment(event_id, event_type, obj, ignored)
     if event_type == "payment_intent.succeeded":
-        return _payment_intent(event_id, event_type, occurred_at, obj, rules, ignored)
+        return _payment_intent(event_id, event_type, occurred_at, obj, rules, options, ignored)
     if event_type == "charge.succeeded":
         return ignored(
             "charge.succeeded is never a sale: checkout.session.completed, invoice.paid or "
@@ -136,6 +127,7 @@ def _checkout_session(
     occurred_at: int,
     session: Mapping[str, Any],
     rules: EventRules,
+    options: StripeOptions,
     ignored: Callable[[str], Ignored],
 ) -> NormalisedEvent:
     mode = session.get("mode")
@@ -165,15 +157,17 @@ def _checkout_session(
         event_id=event_id,
         event_type=event_type,
         transaction_key=transaction_key(PROVIDER, payment_id),
-        paid=_money(paid_minor, session),
-        commissionable=_money(_commissionable(paid_minor, tax, rules), session),
+        paid=money(paid_minor, session.get("currency"), "checkout.session.currency"),
+        commissionable=money(
+            commissionable(paid_minor, tax, rules), session.get("currency"), "checkout.session.currency"
+        ),
         occurred_at=occurred_at,
         customer=CustomerRefs(
-            customer_key=_metadata_value(rules.customer_key_field, session.get("metadata")),
+            customer_key=first_text(rules.customer_key_field, session.get("metadata")),
             provider_customer_id=_id(session.get("customer")),
-            email=email if isinstance(email, str) else _str(session.get("customer_email")),
-            partner_hint=_metadata_value(rules.partner_key_field, session.get("metadata"))
-            or (_str(session.get("client_reference_id")) if rules.stripe_client_reference_is_partner_key else None),
+            email=email if isinstance(email, str) else nonempty_str(session.get("customer_email")),
+            partner_hint=first_text(rules.partner_key_field, session.get("metadata"))
+            or (nonempty_str(session.get("client_reference_id")) if options.client_reference_is_partner_key else None),
         ),
         payment_refs=tuple(ref for ref in (payment_intent_id,) if ref and ref != payment_id),
         same_money_as=same_money_as,
@@ -182,10 +176,6 @@ def _checkout_session(
 
 def first_payment_of(subscription_id: str | None) -> str | None:
     return f"{subscription_id}:first-payment" if subscription_id else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _invoice_tax(invoice: Mapping[str, Any]) -> int:
@@ -239,14 +229,14 @@ def _invoice_paid(
         event_id=event_id,
         event_type=event_type,
         transaction_key=transaction_key(PROVIDER, invoice_id),
-        paid=_money(paid_minor, invoice),
-        commissionable=_money(_commissionable(paid_minor, tax, rules), invoice),
+        paid=money(paid_minor, invoice.get("currency"), "invoice.currency"),
+        commissionable=money(commissionable(paid_minor, tax, rules), invoice.get("currency"), "invoice.currency"),
         occurred_at=occurred_at,
         customer=CustomerRefs(
-            customer_key=_metadata_value(rules.customer_key_field, invoice.get("metadata"), subscription_metadata),
+            customer_key=first_text(rules.customer_key_field, invoice.get("metadata"), subscription_metadata),
             provider_customer_id=_id(invoice.get("customer")),
-            email=_str(invoice.get("customer_email")),
-            partner_hint=_metadata_value(rules.partner_key_field, invoice.get("metadata"), subscription_metadata),
+            email=nonempty_str(invoice.get("customer_email")),
+            partner_hint=first_text(rules.partner_key_field, invoice.get("metadata"), subscription_metadata),
         ),
         payment_refs=tuple(refs),
         same_money_as=same_money_as,
@@ -277,9 +267,10 @@ def _payment_intent(
     occurred_at: int,
     intent: Mapping[str, Any],
     rules: EventRules,
+    options: StripeOptions,
     ignored: Callable[[str], Ignored],
 ) -> NormalisedEvent:
-    if not rules.stripe_payment_intent_sales:
+    if not options.payment_intent_sales:
         return ignored(
             "payment_intent.succeeded is not a sale unless STRIPE_PAYMENT_INTENT_SALES=true "
             "(checkout.session.completed and invoice.paid carry the same money)"
@@ -295,14 +286,16 @@ def _payment_intent(
         event_id=event_id,
         event_type=event_type,
         transaction_key=transaction_key(PROVIDER, intent_id),
-        paid=_money(received, intent),
-        commissionable=_money(received, intent),  # a bare payment intent does not itemise tax
+        paid=money(received, intent.get("currency"), "payment_intent.currency"),
+        commissionable=money(
+            received, intent.get("currency"), "payment_intent.currency"
+        ),  # a bare payment intent does not itemise tax
         occurred_at=occurred_at,
         customer=CustomerRefs(
-            customer_key=_metadata_value(rules.customer_key_field, intent.get("metadata")),
+            customer_key=first_text(rules.customer_key_field, intent.get("metadata")),
             provider_customer_id=_id(intent.get("customer")),
-            email=_str(intent.get("receipt_email")),
-            partner_hint=_metadata_value(rules.partner_key_field, intent.get("metadata")),
+            email=nonempty_str(intent.get("receipt_email")),
+            partner_hint=first_text(rules.partner_key_field, intent.get("metadata")),
         ),
         payment_refs=tuple(ref for ref in (_id(intent.get("latest_charge")),) if ref),
     )
@@ -324,7 +317,7 @@ def _charge_refunded(event_id: str, event_type: str, occurred_at: int, charge: M
         event_type=event_type,
         reason=ReversalReason.REFUND,
         source_id=charge_id,
-        reversed=_money(refunded, charge),
+        reversed=money(refunded, charge.get("currency"), "charge.currency"),
         payment_refs=_charge_refs(charge),
         occurred_at=occurred_at,
     )
@@ -350,7 +343,7 @@ def _dispute(event_id: str, event_type: str, occurred_at: int, dispute: Mapping[
         event_type=event_type,
         reason=ReversalReason.DISPUTE,
         source_id=dispute_id,
-        reversed=_money(_int(dispute, "amount"), dispute),
+        reversed=money(_int(dispute, "amount"), dispute.get("currency"), "dispute.currency"),
         payment_refs=tuple(ref for ref in refs if ref),
         dispute_status=outcome,
         occurred_at=occurred_at,

@@ -1,0 +1,143 @@
+"""What the use cases need from the world outside, each interface defined once.
+
+The use cases (``attribution``, ``forwarding``) are written against these protocols;
+the adapters in ``storage`` and ``affiliate`` satisfy them structurally, and the test
+fakes are checked against them by mypy, so a fake cannot drift from the real store
+without the type check failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from affiliate_bridge.domain.events import Payment
+from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.referrals import Identifier, ParkedPayment, Referral, ReferralOutcome
+from affiliate_bridge.forwarding.state import PaymentState
+
+# -- shared by every use case -----------------------------------------------------------
+
+
+class Queue(Protocol):
+    """The FIFO queue to the forwarder; returns the message id once it is durably queued."""
+
+    def send(self, message: TransactionMessage) -> str: ...
+
+
+class EventLedger(Protocol):
+    """The explainable record of what was decided for each provider event."""
+
+    def record_event(
+        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
+    ) -> None: ...
+
+    def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None: ...
+
+
+# -- attribution -------------------------------------------------------------------------
+
+
+class ReferralLookup(Protocol):
+    """Reads attribution needs: a referral by customer key, a customer by identifier."""
+
+    def find_referral(self, customer_key: str) -> Referral | None: ...
+
+    def find_customer_key(self, kind: str, value: str) -> str | None: ...
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None: ...
+
+
+class PaymentLinks(Protocol):
+    """Other ids of the same money (a payment intent, a charge) -> the payment's key."""
+
+    def find_payment_key(self, provider: str, ref: str) -> str | None: ...
+
+
+class ReferralStore(ReferralLookup, PaymentLinks, Protocol):
+    """Everything the webhook and referral use cases write about customers and payments."""
+
+    def put_referral(
+        self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None
+    ) -> tuple[ReferralOutcome, Referral]: ...
+
+    def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome: ...
+
+    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool: ...
+
+    def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
+
+    def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool: ...
+
+    def put_customer_email(
+        self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int
+    ) -> None: ...
+
+
+class Parking(Protocol):
+    """Sales that matched no referral yet, kept for a late one."""
+
+    def park(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int: ...
+
+    def find(self, kind: str, value: str) -> list[ParkedPayment]: ...
+
+    def is_released(self, transaction_key: str) -> bool: ...
+
+    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None: ...
+
+
+# -- forwarding --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """Create the customer with the transaction (Partnero ``options.create_customer``)."""
+
+    partner_key: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    status: int
+    duplicate: bool = False  # the API already had this key: an earlier attempt landed
+
+
+class AffiliateApi(Protocol):
+    """The affiliate platform, in the terms the forwarder needs. Raises the
+    ``AffiliateApiError`` family (``errors``) for anything but success."""
+
+    def create_transaction(
+        self,
+        key: str,
+        customer_key: str,
+        amount: Money,
+        created_at: int | None = None,
+        new_customer: NewCustomer | None = None,
+    ) -> ApiAnswer: ...
+
+    def create_customer(self, customer_key: str, partner_key: str, email: str | None) -> ApiAnswer: ...
+
+    def delete_transaction(self, key: str) -> ApiAnswer: ...
+
+    def find_transaction(self, key: str, customer_key: str, currency: str) -> int | None: ...
+
+    def customer_partner(self, customer_key: str) -> str | None: ...
+
+    def rename_customer(self, customer_key: str, new_key: str) -> ApiAnswer: ...
+
+
+class StateStore(Protocol):
+    """Each payment's state; ``save`` raises ``StaleState`` when another writer won."""
+
+    def load(self, transaction_key: str) -> PaymentState: ...
+
+    def save(self, state: PaymentState) -> PaymentState: ...
+
+
+class AttemptLog(Protocol):
+    """One ledger row per call to the affiliate API, with its answer."""
+
+    def record_attempt(self, transaction_key: str, attempt: Mapping[str, object]) -> None: ...
