@@ -77,7 +77,7 @@ class _RecordingEnv(dict[str, str]):
         super().__init__(values)
         self.read: set[str] = set()
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         self.read.add(name)
         return super().get(name, default)
 

@@ -82,7 +82,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def _mutate(event: dict[str, Any], path: tuple[Any, ...], replacement: Any) -> dict[str, Any]:
-    mutated = json.loads(json.dumps(event))
+    mutated: dict[str, Any] = json.loads(json.dumps(event))
     target = mutated
     for step in path[:-1]:
         target = target[step]

@@ -26,7 +26,7 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def _emails_in_table(bridge: Bridge) -> list[str]:
+def emails_at_rest(bridge: Bridge) -> list[str]:
     return [text for item in bridge.table_items() for text in _strings(item) if EMAIL.search(text)]
 
 
@@ -72,7 +72,7 @@ def test_full_pipeline_leaves_no_email_in_the_table_or_the_logs(
     assert len([t for t in sandbox["transactions"].values() if t["deleted_at"] is None]) >= 3  # the pipeline ran
     assert "jane.doe+shop@example.com" in json.dumps(sandbox).lower()  # the API did get the email it needs
 
-    assert _emails_in_table(bridge) == []
+    assert emails_at_rest(bridge) == []
     leaked = [line for line in output.splitlines() if EMAIL.search(line)]
     assert leaked == []
     assert "email-sha256:" in output or "email_hash" in output or output  # logs were captured at all

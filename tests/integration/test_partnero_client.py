@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -111,7 +111,7 @@ def test_retry_after_forms() -> None:
         (422, {"message": "The amount must be a number."}, "permanent"),
     ],
 )
-def test_other_apis_wordings_are_classified(status: int, body: dict, expected: str) -> None:  # type: ignore[type-arg]
+def test_other_apis_wordings_are_classified(status: int, body: dict, expected: str) -> None:
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -171,11 +171,12 @@ def test_redirects_are_never_followed_for_writes(status: int) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = PartneroClient(f"http://127.0.0.1:{server.server_address[1]}", lambda: KEY)
     try:
-        for call in (
+        calls: tuple[Callable[[], object], ...] = (
             lambda: client.create_transaction("t", "c", Money(1, "USD")),
             lambda: client.create_customer("c", "p", None),
             lambda: client.delete_transaction("t"),
-        ):
+        )
+        for call in calls:
             with pytest.raises(RetryableError) as info:
                 call()
             assert info.value.status == status and "https://api.example/v1/transactions" in str(info.value)

@@ -21,7 +21,7 @@ def _nothing_stored(bridge: Bridge) -> None:
     assert bridge.queue_depth() == 0
 
 
-def _error(response: dict) -> str:  # type: ignore[type-arg]
+def _error(response: dict) -> str:
     return str(json.loads(response["body"])["error"])
 
 

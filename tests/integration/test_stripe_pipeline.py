@@ -12,7 +12,7 @@ from tests.conftest import fixture_json
 from tests.integration.conftest import Bridge
 
 
-def _body(response: dict) -> dict:  # type: ignore[type-arg]
+def _body(response: dict) -> dict:
     return json.loads(response["body"])  # type: ignore[no-any-return]
 
 

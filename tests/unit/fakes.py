@@ -51,22 +51,31 @@ class MemoryReferrals:
             self.stale.append((key, platform_at_ms))
             return ReferralOutcome.STALE, self.find_referral(key) or referral
         existing = self.find_referral(key)
-        if existing is None:
-            outcome, current = ReferralOutcome.CREATED, referral
+        moves = existing is not None and existing.partner_key != referral.partner_key and last_touch
+        applied = self.platform_at.get(key)
+        if moves and platform_at_ms is not None and applied is not None and applied >= platform_at_ms:
+            # The store's replacing write is conditioned on a strictly newer time.
+            self.stale.append((key, platform_at_ms))
+            assert existing is not None
+            return ReferralOutcome.STALE, existing
+        if existing is None or moves:
+            # The whole item is written: its platform time is this delivery's, or none.
+            outcome = ReferralOutcome.CREATED if existing is None else ReferralOutcome.UPDATED
+            current = referral
             self.referrals[key] = referral
             self.deleted.discard(key)
-        elif existing.partner_key == referral.partner_key:
-            outcome, current = ReferralOutcome.UNCHANGED, existing
-        elif last_touch:
-            outcome, current = ReferralOutcome.UPDATED, referral
-            self.referrals[key] = referral
+            if platform_at_ms is None:
+                self.platform_at.pop(key, None)
+            else:
+                self.platform_at[key] = platform_at_ms
         else:
-            self.conflicts.append((key, referral.partner_key))
             if platform_at_ms is not None:
+                # Only moves forward, and only on an item that exists.
                 self.platform_at[key] = max(self.platform_at.get(key, platform_at_ms), platform_at_ms)
-            return ReferralOutcome.CONFLICT, existing
-        if platform_at_ms is not None:
-            self.platform_at[key] = max(self.platform_at.get(key, platform_at_ms), platform_at_ms)
+            if existing.partner_key != referral.partner_key:
+                self.conflicts.append((key, referral.partner_key))
+                return ReferralOutcome.CONFLICT, existing
+            outcome, current = ReferralOutcome.UNCHANGED, existing
         aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
         if referral.email:
             aliases.insert(0, (EMAIL, email_hash(referral.email)))

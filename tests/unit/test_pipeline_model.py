@@ -34,8 +34,8 @@ from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import PaymentState
 from affiliate_bridge.ports import ApiAnswer, NewCustomer
 from affiliate_bridge.storage.transactions_queue import deduplication_id, message_group_id
+from tests.unit.attribution.test_late_race import SlowParking
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryReferrals, MemoryStates
-from tests.unit.test_late_attribution_race import SlowParking
 
 PAYMENTS = 2
 PAID = (10_000, 4_900, 1_234)
@@ -131,8 +131,8 @@ class PipelineModel(RuleBasedStateMachine):
         self.parking = SlowParking()
         self.api = FaultyApi(self.faults)
         self.states = FaultyStates(self.faults)
-        self.intake = Intake(self.referrals, self.ledger, self.queue, parking=self.parking)  # type: ignore[arg-type]
-        self.late = LateAttribution(self.parking, self.queue, self.ledger)  # type: ignore[arg-type]
+        self.intake = Intake(self.referrals, self.ledger, self.queue, parking=self.parking)
+        self.late = LateAttribution(self.parking, self.queue, self.ledger)
         self.forwarder = Forwarder(self.states, self.ledger, self.api, links=self.referrals, queue=self.queue)
         self.delivered: list[NormalisedEvent] = []
         self.sold: set[int] = set()

@@ -15,7 +15,7 @@ from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.forwarding.state import PaymentState
 from affiliate_bridge.ports import ApiAnswer, NewCustomer
 from tests.unit.fakes import MemoryAffiliateApi, MemoryLedger, MemoryStates
-from tests.unit.test_forwarding import KEY, dispute, refund, sale
+from tests.unit.forwarding.test_forwarder import KEY, dispute, refund, sale
 
 MAX_RECEIVES = 3  # the queue's maxReceiveCount: after that the message is dead-lettered
 

@@ -119,8 +119,8 @@ class DeduplicatingQueue:
 
 def _trial(identifier: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]:
     referrals, parking, queue, ledger = SlowReferrals(), SlowParking(), DeduplicatingQueue(), MemoryLedger()
-    intake = Intake(referrals, ledger, queue, parking=parking)  # type: ignore[arg-type]
-    late = LateAttribution(parking, queue, ledger)  # type: ignore[arg-type]
+    intake = Intake(referrals, ledger, queue, parking=parking)
+    late = LateAttribution(parking, queue, ledger)
     payment = Payment(
         provider="stripe",
         event_id="evt_race",

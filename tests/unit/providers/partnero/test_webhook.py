@@ -40,7 +40,7 @@ def test_signature_over_raw_body_with_rotation() -> None:
         ({"event": "transaction.created", "data": {}}, PlatformAction.IGNORE, None),
     ],
 )
-def test_customer_events(payload: dict, action: PlatformAction, partner: str | None) -> None:  # type: ignore[type-arg]
+def test_customer_events(payload: dict, action: PlatformAction, partner: str | None) -> None:
     parsed = parse_platform_event(payload)
     assert parsed.action is action and parsed.partner_key == partner
     if action is not PlatformAction.IGNORE:
@@ -74,7 +74,7 @@ def test_delivery_times(stamp: object, expected: int) -> None:
         {"event": "customer.created", "created_at": True, "data": {"key": "c", "partner": "p"}},
     ],
 )
-def test_malformed(payload: dict) -> None:  # type: ignore[type-arg]
+def test_malformed(payload: dict) -> None:
     with pytest.raises(MalformedEvent):
         parse_platform_event(payload)
 

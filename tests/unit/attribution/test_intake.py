@@ -7,6 +7,7 @@ from affiliate_bridge.domain.events import EventRules
 from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
+from tests.unit.attribution.test_late_race import SlowParking
 from tests.unit.fakes import MemoryLedger, MemoryQueue, MemoryReferrals
 
 
@@ -17,7 +18,7 @@ def _intake() -> tuple[Intake, MemoryReferrals, MemoryLedger, MemoryQueue]:
     return Intake(referrals, ledger, queue), referrals, ledger, queue
 
 
-def _accept(intake: Intake, event: dict) -> Outcome:  # type: ignore[type-arg]
+def _accept(intake: Intake, event: dict) -> Outcome:
     return intake.accept(normalise_stripe_event(event, EventRules())).outcome
 
 
@@ -84,12 +85,12 @@ def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_on
             CountingReferrals.lookups += 1
             return super().find_email_hash(provider, customer_id)
 
-    class Parking:
+    class Parking(SlowParking):
         parked: list[tuple[str, list[tuple[str, str]]]] = []
 
         def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int:
             self.parked.append((payment.transaction_key, identifiers))
-            return 0
+            return super().park(payment, identifiers, window_seconds)
 
     referrals, parking = CountingReferrals(), Parking()
     referrals.put_customer_email("paddle", "ctm_01x", email_hash("p@example.com"), 1)
