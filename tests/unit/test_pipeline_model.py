@@ -304,3 +304,24 @@ TestPipelineModel = PipelineModel.TestCase
 TestPipelineModel.settings = settings(
     max_examples=1000, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+
+
+class _Drawn:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def draw(self, strategy: object) -> str:
+        return self.value
+
+
+def test_a_dispute_before_both_shapes_of_an_unattributed_sale_is_still_applied() -> None:
+    """Found by the model: a dispute filed under the payment intent, the legacy invoice
+    (naming that intent) parked, then the new shape (naming none) parked over it, then
+    the referral: the released sale must still pull the dispute in."""
+    model = PipelineModel()
+    model.dispute(i=0, which=2)
+    model.forward_one(_Drawn("stripe-pi_0"))
+    model.sale(i=0, legacy=True)
+    model.sale(i=0, legacy=False)
+    model.refer(i=0)
+    model.teardown()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -82,7 +82,11 @@ class SlowParking:
         for identifier in identifiers:
             _pause()
             with self.lock:
-                self.items.setdefault(identifier, {})[payment.transaction_key] = parked
+                # Like the store: parked again, the alias keys accumulate.
+                filed = self.items.setdefault(identifier, {})
+                before = filed.get(payment.transaction_key)
+                merged = tuple(dict.fromkeys((*(before.alias_keys if before else ()), *parked.alias_keys)))
+                filed[payment.transaction_key] = replace(parked, alias_keys=merged)
         return parked.expires_at
 
     def find(self, kind: str, value: str) -> list[ParkedPayment]:

@@ -49,3 +49,12 @@ def keyed_item(where: Key, values: Mapping[str, Any]) -> dict[str, Any]:
 def is_conditional_failure(exc: Exception) -> bool:
     response = getattr(exc, "response", None)
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def assignments(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``SET`` clauses for an update_item, with placeholder names and values (attribute
+    names such as ``provider`` or ``at`` are reserved words); None values are left out."""
+    serialized = to_item(values)
+    names = {f"#f{i}": name for i, name in enumerate(serialized)}
+    sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(serialized)))
+    return sets, names, {f":v{i}": value for i, value in enumerate(serialized.values())}

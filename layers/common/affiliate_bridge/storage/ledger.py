@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from affiliate_bridge.storage import keys
-from affiliate_bridge.storage.dynamo import is_conditional_failure, key, keyed_item, to_item
+from affiliate_bridge.storage.dynamo import assignments, is_conditional_failure, key, keyed_item
 
 
 class Ledger:
@@ -40,16 +40,14 @@ class Ledger:
             keys.TTL_ATTRIBUTE: now + self._ttl_seconds,
             **{k: v for k, v in detail.items() if v is not None and v != ()},
         }
-        serialized = to_item(values)
-        names = {f"#f{i}": name for i, name in enumerate(serialized)}
-        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(serialized)))
+        sets, names, placeholders = assignments(values)
         self._client.update_item(
             TableName=self._table,
             Key=key(keys.event(provider, event_id)),
             UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={
-                **{f":v{i}": v for i, v in enumerate(serialized.values())},
+                **placeholders,
                 ":now": {"N": str(now)},
                 ":one": {"N": "1" if count_delivery else "0"},
             },

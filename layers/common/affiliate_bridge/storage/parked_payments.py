@@ -18,7 +18,7 @@ from affiliate_bridge.domain.events import Payment
 from affiliate_bridge.domain.messages import alias_keys
 from affiliate_bridge.domain.referrals import Identifier, ParkedPayment
 from affiliate_bridge.storage import keys
-from affiliate_bridge.storage.dynamo import from_item, key, keyed_item
+from affiliate_bridge.storage.dynamo import assignments, from_item, key, keyed_item
 
 
 class ParkedPayments:
@@ -27,26 +27,36 @@ class ParkedPayments:
         self._table = table_name
 
     def park(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int:
+        """File the sale under each identifier. Parked again (another event about the same
+        money: a legacy ``invoice.paid`` naming its payment intent, then the new shape that
+        does not), the alias keys accumulate: a reversal filed under one of them before
+        the link was known must still be pulled in when the sale is released."""
         expires_at = int(time.time()) + window_seconds
+        sets, names, values = assignments(
+            {
+                "parked_transaction_key": payment.transaction_key,
+                "provider": payment.provider,
+                "event_id": payment.event_id,
+                "event_type": payment.event_type,
+                "occurred_at": payment.occurred_at,
+                "paid_minor": payment.paid.amount_minor,
+                "commissionable_minor": payment.commissionable.amount_minor,
+                "currency": payment.paid.currency,
+                keys.TTL_ATTRIBUTE: expires_at,
+            }
+        )
+        aliases = list(alias_keys(payment.provider, payment.payment_refs, payment.transaction_key))
+        if aliases:
+            sets += ", alias_keys = list_append(if_not_exists(alias_keys, :none), :aliases)"
+            values[":none"] = {"L": []}
+            values[":aliases"] = {"L": [{"S": alias} for alias in aliases]}
         for kind, value in identifiers:
-            self._client.put_item(
+            self._client.update_item(
                 TableName=self._table,
-                Item=keyed_item(
-                    keys.parked(kind, value, payment.transaction_key),
-                    {
-                        "parked_transaction_key": payment.transaction_key,
-                        "provider": payment.provider,
-                        "event_id": payment.event_id,
-                        "event_type": payment.event_type,
-                        "occurred_at": payment.occurred_at,
-                        "paid_minor": payment.paid.amount_minor,
-                        "commissionable_minor": payment.commissionable.amount_minor,
-                        "currency": payment.paid.currency,
-                        keys.TTL_ATTRIBUTE: expires_at,
-                        "alias_keys": list(alias_keys(payment.provider, payment.payment_refs, payment.transaction_key))
-                        or None,
-                    },
-                ),
+                Key=key(keys.parked(kind, value, payment.transaction_key)),
+                UpdateExpression=f"SET {sets}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         return expires_at
 
@@ -74,7 +84,7 @@ class ParkedPayments:
                     commissionable_minor=int(values["commissionable_minor"]),
                     currency=values["currency"],
                     expires_at=int(values[keys.TTL_ATTRIBUTE]),
-                    alias_keys=tuple(values.get("alias_keys") or ()),
+                    alias_keys=tuple(dict.fromkeys(values.get("alias_keys") or ())),
                 )
             )
         return found
