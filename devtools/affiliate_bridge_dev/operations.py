@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from affiliate_bridge.domain.events import transaction_key as key_of_payment
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, key
 from affiliate_bridge.wiring import PAYMENT_PROVIDERS
@@ -61,53 +62,73 @@ def _by_transaction_key(dynamodb: Any, table: str, transaction_key: str) -> list
 
 
 def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
-    """Everything recorded about an event id, a payment id or a transaction key."""
+    """Everything recorded about an event id, a payment id, a transaction key or a customer."""
     result = Explanation(identifier)
-    found_keys: list[str] = []
-    customer = dynamodb.query(
+    _customer_records(dynamodb, table, identifier, result)
+    found_keys = _events_named(dynamodb, table, identifier, result)
+    found_keys += _payments_named(dynamodb, table, identifier)
+    for transaction_key in dict.fromkeys(found_keys):
+        _payment_records(dynamodb, table, transaction_key, result)
+    result.events.sort(key=lambda e: e.get("first_seen_at", 0))
+    return result
+
+
+def _customer_records(dynamodb: Any, table: str, customer_key: str, result: Explanation) -> None:
+    items = dynamodb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": keys.customer(identifier)}},
+        ExpressionAttributeValues={":pk": {"S": keys.customer(customer_key)}},
     ).get("Items", [])
-    for item in map(from_item, customer):
+    for item in map(from_item, items):
         if item["sk"] == keys.REFERRAL_SK:
             result.referral = item
         elif item["sk"].startswith(keys.CONFLICT):
             result.conflicts.append(item)
         elif item["sk"].startswith(keys.STALE):
             result.stale.append(item)
+
+
+def _events_named(dynamodb: Any, table: str, event_id: str, result: Explanation) -> list[str]:
+    """The provider events with this id; returns the transaction keys they name."""
+    named: list[str] = []
     for provider in PROVIDERS:
-        item = dynamodb.get_item(TableName=table, Key=key(keys.event(provider, identifier))).get("Item")
+        item = dynamodb.get_item(TableName=table, Key=key(keys.event(provider, event_id))).get("Item")
         if item:
             event = from_item(item)
             result.events.append(event)
             if event.get("transaction_key"):
-                found_keys.append(event["transaction_key"])
-    candidates = [identifier] + [f"{p}-{identifier}" for p in PROVIDERS]
+                named.append(event["transaction_key"])
+    return named
+
+
+def _payments_named(dynamodb: Any, table: str, identifier: str) -> list[str]:
+    """Transaction keys ``identifier`` is, or is a provider payment id or linked id of."""
+    candidates = [identifier] + [key_of_payment(p, identifier) for p in PROVIDERS]
     for provider in PROVIDERS:
         ref = dynamodb.get_item(TableName=table, Key=key(keys.payment_ref(provider, identifier))).get("Item")
         if ref:
             candidates.append(from_item(ref)["transaction_key"])
-    for candidate in candidates:
-        if dynamodb.get_item(TableName=table, Key=key(keys.payment_state(candidate))).get(
-            "Item"
-        ) or _by_transaction_key(dynamodb, table, candidate):
-            found_keys.append(candidate)
-    for transaction_key in dict.fromkeys(found_keys):
-        result.transaction_keys.append(transaction_key)
-        for item in _by_transaction_key(dynamodb, table, transaction_key):
-            if item["pk"].startswith(keys.EVENT) and item not in result.events:
-                result.events.append(item)
-            elif item["sk"] == keys.STATE_SK:
-                result.states[transaction_key] = item
-        history = dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
-            ExpressionAttributeValues={":pk": {"S": keys.payment(transaction_key)}, ":a": {"S": keys.ATTEMPT}},
-        ).get("Items", [])
-        result.attempts[transaction_key] = [from_item(i) for i in history]
-    result.events.sort(key=lambda e: e.get("first_seen_at", 0))
-    return result
+    return [
+        candidate
+        for candidate in candidates
+        if dynamodb.get_item(TableName=table, Key=key(keys.payment_state(candidate))).get("Item")
+        or _by_transaction_key(dynamodb, table, candidate)
+    ]
+
+
+def _payment_records(dynamodb: Any, table: str, transaction_key: str, result: Explanation) -> None:
+    result.transaction_keys.append(transaction_key)
+    for item in _by_transaction_key(dynamodb, table, transaction_key):
+        if item["pk"].startswith(keys.EVENT) and item not in result.events:
+            result.events.append(item)
+        elif item["sk"] == keys.STATE_SK:
+            result.states[transaction_key] = item
+    history = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+        ExpressionAttributeValues={":pk": {"S": keys.payment(transaction_key)}, ":a": {"S": keys.ATTEMPT}},
+    ).get("Items", [])
+    result.attempts[transaction_key] = [from_item(i) for i in history]
 
 
 def list_referrals(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """PaddleWebhookFunction: Paddle Billing -> verified, attributed message on TransactionsQueue.
 
-A doorway only, like the Stripe one: the shared endpoint differs only in the signature
-check and the normaliser (affiliate_bridge.wiring).
+A doorway only, like the Stripe one: the shared endpoint differs only in its provider
+object (affiliate_bridge.providers.paddle.provider), built in affiliate_bridge.wiring.
 """
 
 from typing import Any

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from affiliate_bridge.storage import keys
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
@@ -121,9 +122,9 @@ def _real_events() -> list[tuple[str, dict[str, Any]]]:
 def _snapshot(bridge: Bridge) -> tuple[set[str], int]:
     items = set()
     for item in bridge.table_items():
-        if item["pk"]["S"].startswith("EVENT#") and item.get("outcome", {}).get("S") == "rejected":
+        if item["pk"]["S"].startswith(keys.EVENT) and item.get("outcome", {}).get("S") == "rejected":
             continue  # the one trace a 400 malformed_event may leave, for explain
-        if item["sk"]["S"].startswith("CONFLICT#"):
+        if item["sk"]["S"].startswith(keys.CONFLICT):
             continue  # a 409 records the losing claim, for explain (README, Referrals)
         items.add(json.dumps(item, sort_keys=True))
     return items, bridge.queue_depth()

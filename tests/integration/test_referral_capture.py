@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from affiliate_bridge.storage import keys
+from affiliate_bridge.storage.dynamo import key as dynamo_key
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
 from tests.integration.conftest import REFERRALS_TOKEN, Bridge
@@ -50,7 +51,7 @@ def test_payment_before_referral_is_parked_then_forwarded_once(bridge: Bridge) -
     assert bridge.sandbox_state()["customers"]["user-late"]["partner"] == "anna"
     event = bridge.dynamodb.get_item(
         TableName=bridge.resources.table_name,
-        Key={"pk": {"S": f"EVENT#stripe#{_event_id(bridge, key)}"}, "sk": {"S": "EVENT"}},
+        Key=dynamo_key(keys.event("stripe", _event_id(bridge, key))),
     )["Item"]
     assert event["outcome"]["S"] == "enqueued_late" and event["attribution_rule"]["S"] == "late:email"
 
@@ -67,8 +68,8 @@ def test_parked_payment_past_its_window_is_not_released(bridge: Bridge) -> None:
     session = s.checkout_session(amount_total=3000, customer="cus_OLD")
     bridge.post_stripe(s.event("checkout.session.completed", session))
     for item in bridge.table_items():
-        if item["pk"]["S"].startswith("PARKED#"):
-            item["expires_at"] = {"N": str(int(time.time()) - 1)}
+        if item["pk"]["S"].startswith(keys.PARKED):
+            item[keys.TTL_ATTRIBUTE] = {"N": str(int(time.time()) - 1)}
             bridge.dynamodb.put_item(TableName=bridge.resources.table_name, Item=item)
     assert (
         _body(bridge.add_referral(customer_key="u-old", partner_key="p", stripe_customer_id="cus_OLD"))[
@@ -190,7 +191,7 @@ def test_two_partners_claiming_one_customer(bridge: Bridge) -> None:
     conflict = bridge.add_referral(customer_key="u-two", partner_key="jon", stripe_customer_id="cus_TWO")
     assert conflict["statusCode"] == 409
     assert _body(conflict)["partner_key"] == "ivy" and "first touch" in _body(conflict)["message"]
-    conflicts = [i for i in bridge.table_items() if i["sk"]["S"].startswith("CONFLICT#")]
+    conflicts = [i for i in bridge.table_items() if i["sk"]["S"].startswith(keys.CONFLICT)]
     assert len(conflicts) == 1 and conflicts[0]["claimed_partner_key"]["S"] == "jon"
     bridge.post_stripe(s.event("invoice.paid", s.invoice(amount_paid=800, customer="cus_TWO")))
     bridge.drain()
@@ -253,7 +254,7 @@ def test_get_on_referrals_is_405(bridge: Bridge) -> None:
 
 def _partner_of(bridge: Bridge, customer_key: str) -> tuple[str | None, bool]:
     for item in bridge.table_items():
-        if item["pk"]["S"] == f"CUSTOMER#{customer_key}" and item["sk"]["S"] == "REFERRAL":
+        if (item["pk"]["S"], item["sk"]["S"]) == keys.referral(customer_key):
             return item.get("partner_key", {}).get("S"), item.get("deleted", {}).get("BOOL", False)
     return None, False
 
@@ -262,7 +263,7 @@ def _stale_records(bridge: Bridge, customer_key: str) -> int:
     return sum(
         1
         for item in bridge.table_items()
-        if item["pk"]["S"] == f"CUSTOMER#{customer_key}" and item["sk"]["S"].startswith("STALE#")
+        if item["pk"]["S"] == keys.customer(customer_key) and item["sk"]["S"].startswith(keys.STALE)
     )
 
 

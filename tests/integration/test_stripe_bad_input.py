@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from affiliate_bridge.storage import keys
 from affiliate_bridge_dev import stripe_samples as s
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
 from affiliate_bridge_dev.senders import stripe_signature_header
@@ -113,7 +114,7 @@ def test_queue_outage_is_500_so_stripe_retries(bridge: Bridge, monkeypatch: pyte
     bridge.sqs.delete_queue(QueueUrl=bridge.resources.queue_url)
     response = bridge.post_stripe(RAW)
     assert (response["statusCode"], _error(response)) == (500, "internal_error")
-    events = [i for i in bridge.table_items() if i["pk"]["S"].startswith("EVENT#")]
+    events = [i for i in bridge.table_items() if i["pk"]["S"].startswith(keys.EVENT)]
     assert events == []  # the ledger never claims an event it could not enqueue
 
 

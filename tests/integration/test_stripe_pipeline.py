@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from affiliate_bridge.storage import keys
 from affiliate_bridge_dev import stripe_samples as s
 from tests.conftest import fixture_json
 from tests.integration.conftest import Bridge
@@ -290,6 +291,6 @@ def test_records_are_handed_back_untouched_when_the_invocation_is_about_to_time_
     result = hurried.poll_once()
     assert (result.received, result.failed, result.handler_error) == (3, 3, None)
     assert bridge.sandbox_state()["transactions"] == {}
-    assert bridge.table_items() and not any(i["pk"]["S"].startswith("PAYMENT#") for i in bridge.table_items())
+    assert bridge.table_items() and not any(i["pk"]["S"].startswith(keys.PAYMENT) for i in bridge.table_items())
     bridge.drain()  # visible again at once, and forwarded by a normal invocation
     assert sorted(amount for amount, _ in bridge.active_transactions().values()) == [1.0, 2.0, 3.0]

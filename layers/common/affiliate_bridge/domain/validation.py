@@ -87,32 +87,42 @@ def _customer(refs: CustomerRefs) -> None:
     _email(refs.email)
 
 
+def _refs(refs: tuple[str, ...]) -> None:
+    for ref in refs:
+        _id("payment reference", ref)
+
+
+def _payment(event: Payment) -> None:
+    _id("transaction key", event.transaction_key)
+    _refs(event.payment_refs)
+    if event.same_money_as is not None:
+        _id("payment reference", event.same_money_as)
+    _amount("amount paid", event.paid)
+    _amount("commissionable amount", event.commissionable)
+    _time(event.occurred_at)
+    _customer(event.customer)
+
+
+def _reversal(event: Reversal) -> None:
+    _id("reversal source", event.source_id)
+    if not event.payment_refs:
+        raise MalformedEvent("a reversal must name its payment")
+    _refs(event.payment_refs)
+    _amount("reversed amount", event.reversed)
+    _time(event.occurred_at)
+
+
 def validate_event(event: NormalisedEvent) -> None:
     """Raise ``MalformedEvent`` unless every field of ``event`` is within the bounds above."""
     _id("event id", event.event_id)
     _id("event type", event.event_type)
     if isinstance(event, Payment):
-        _id("transaction key", event.transaction_key)
-        for ref in event.payment_refs:
-            _id("payment reference", ref)
-        if event.same_money_as is not None:
-            _id("payment reference", event.same_money_as)
-        _amount("amount paid", event.paid)
-        _amount("commissionable amount", event.commissionable)
-        _time(event.occurred_at)
-        _customer(event.customer)
+        _payment(event)
     elif isinstance(event, Reversal):
-        _id("reversal source", event.source_id)
-        if not event.payment_refs:
-            raise MalformedEvent("a reversal must name its payment")
-        for ref in event.payment_refs:
-            _id("payment reference", ref)
-        _amount("reversed amount", event.reversed)
-        _time(event.occurred_at)
+        _reversal(event)
     elif isinstance(event, PaymentAlias):
         _id("transaction key", event.transaction_key)
-        for ref in event.payment_refs:
-            _id("payment reference", ref)
+        _refs(event.payment_refs)
     elif isinstance(event, CustomerProfile):
         _id("customer id", event.provider_customer_id)
         _email(event.email)

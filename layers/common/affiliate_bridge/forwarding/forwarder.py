@@ -71,20 +71,22 @@ class Forwarder:
                 return ForwardResult(self._move(state, message.provider, own), ())
         # The state keeps no email (only its hash); the message being handled may carry
         # one, for creating the customer with its first transaction.
-        email = message.sale.customer_email if message.sale else None
+        return self._settle(state, message.event_id, message.sale.customer_email if message.sale else None)
+
+    def _settle(self, state: PaymentState, event_id: str, email: str | None) -> ForwardResult:
+        """Move the API to what the state says. One call at a time, planning again after
+        each: an answer ("already taken" with another amount) can change what the next
+        call must be. Each round either moves the API one step closer or burns a revision
+        key, so a few rounds always suffice."""
         done: list[Step] = []
-        # One call at a time, planning again after each: an answer ("already taken" with
-        # another amount) can change what the next call must be. Each round either moves
-        # the API one step closer or burns a revision key, so a few rounds always suffice.
         for _ in range(MAX_ROUNDS):
             steps = plan(state)
             if not steps:
-                break
-            state = self._run(steps[0], state, message.event_id, email)
+                return ForwardResult(state, tuple(done))
+            state = self._run(steps[0], state, event_id, email)
             done.append(steps[0])
-        else:
-            if plan(state):
-                raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
+        if plan(state):
+            raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
         return ForwardResult(state, tuple(done))
 
     # -- facts filed under an alias key before the link was known ---------------------------

@@ -7,10 +7,12 @@ accepted at once because providers rotate them with an overlap.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from affiliate_bridge.errors import SignatureError
 
@@ -110,3 +112,51 @@ def verify_timestamped_signature(
     if tolerance_seconds is not None and gap > tolerance_seconds:
         raise SignatureError("timestamp_outside_tolerance", f"{header_name} timestamp is outside the tolerance zone")
     return timestamp
+
+
+class _SchemeDefault(enum.Enum):
+    """Marks "not given" apart from ``None`` (which disables the replay check)."""
+
+    TOLERANCE = enum.auto()
+
+
+@dataclass(frozen=True)
+class TimestampedScheme:
+    """One provider's way of writing the shared check: its header, separators, scheme
+    name, default tolerance and clock rule. ``verify`` is that provider's verifier."""
+
+    header_name: str
+    item_separator: str
+    timestamp_key: str
+    separator: bytes
+    scheme: str
+    default_tolerance_seconds: int
+    future_counts: bool
+
+    def verify(
+        self,
+        body: bytes,
+        header: str | None,
+        secrets: tuple[str, ...],
+        tolerance_seconds: int | _SchemeDefault | None = _SchemeDefault.TOLERANCE,
+        now: float | None = None,
+    ) -> int:
+        """Raise ``SignatureError`` unless ``header`` proves ``body`` came from the provider;
+        returns the signed timestamp. Without ``tolerance_seconds`` the scheme's default
+        applies; ``None`` disables the replay check (only for replaying recorded vectors in
+        tests); zero or less is refused (ValueError), never read as "no limit"."""
+        return verify_timestamped_signature(
+            body,
+            header,
+            secrets,
+            header_name=self.header_name,
+            item_separator=self.item_separator,
+            timestamp_key=self.timestamp_key,
+            separator=self.separator,
+            scheme=self.scheme,
+            tolerance_seconds=(
+                self.default_tolerance_seconds if tolerance_seconds is _SchemeDefault.TOLERANCE else tolerance_seconds
+            ),
+            now=now,
+            future_counts=self.future_counts,
+        )

@@ -101,58 +101,69 @@ class ReferralsStore:
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
-            stored = self._stored(referral.customer_key)
-            if platform_at_ms is not None and stored is not None and _newer_applied(stored, platform_at_ms):
-                self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
-                return ReferralOutcome.STALE, self.find_referral(referral.customer_key) or referral
-            existing = self.find_referral(referral.customer_key)
-            if existing is None or existing.partner_key == referral.partner_key:
-                if platform_at_ms is not None:
-                    self._advance_platform_time(referral.customer_key, platform_at_ms)
-                outcome, current = ReferralOutcome.UNCHANGED, existing or referral
-            elif last_touch:
-                try:
-                    self._client.put_item(
-                        TableName=self._table,
-                        Item=to_item(values),
-                        **(
-                            {
-                                "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
-                                "ExpressionAttributeValues": order_values,
-                            }
-                            if order_values
-                            else {}
-                        ),
-                    )
-                except Exception as race:
-                    if not is_conditional_failure(race) or platform_at_ms is None:
-                        raise
-                    # A newer delivery was applied between our read and this write.
-                    self._record_stale(referral.customer_key, referral.source, platform_at_ms, None)
-                    return ReferralOutcome.STALE, existing
-                outcome, current = ReferralOutcome.UPDATED, referral
-            else:
-                if platform_at_ms is not None:
-                    self._advance_platform_time(referral.customer_key, platform_at_ms)
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=keyed_item(
-                        keys.conflict(referral.customer_key, time.time()),
-                        {
-                            "claimed_partner_key": referral.partner_key,
-                            "kept_partner_key": existing.partner_key,
-                            "source": referral.source,
-                            "at": now,
-                        },
-                    ),
-                )
-                return ReferralOutcome.CONFLICT, existing
+            outcome, current = self._over_existing(referral, values, last_touch, platform_at_ms)
+            if outcome in (ReferralOutcome.STALE, ReferralOutcome.CONFLICT):
+                return outcome, current
         aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
         if referral.email:
             aliases.insert(0, (EMAIL, email_hash(referral.email)))
         for kind, value in aliases:
             self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
         return outcome, current
+
+    def _over_existing(
+        self, referral: Referral, values: dict[str, Any], last_touch: bool, platform_at_ms: int | None
+    ) -> tuple[ReferralOutcome, Referral]:
+        """The customer is known (or a newer platform delivery was applied): stale,
+        unchanged, moved by last touch, or a first-touch conflict."""
+        stored = self._stored(referral.customer_key)
+        if platform_at_ms is not None and stored is not None and _newer_applied(stored, platform_at_ms):
+            self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
+            return ReferralOutcome.STALE, self.find_referral(referral.customer_key) or referral
+        existing = self.find_referral(referral.customer_key)
+        if existing is None or existing.partner_key == referral.partner_key:
+            if platform_at_ms is not None:
+                self._advance_platform_time(referral.customer_key, platform_at_ms)
+            return ReferralOutcome.UNCHANGED, existing or referral
+        if last_touch:
+            return self._replace(referral, values, existing, platform_at_ms)
+        if platform_at_ms is not None:
+            self._advance_platform_time(referral.customer_key, platform_at_ms)
+        self._client.put_item(
+            TableName=self._table,
+            Item=keyed_item(
+                keys.conflict(referral.customer_key, time.time()),
+                {
+                    "claimed_partner_key": referral.partner_key,
+                    "kept_partner_key": existing.partner_key,
+                    "source": referral.source,
+                    "at": int(time.time()),
+                },
+            ),
+        )
+        return ReferralOutcome.CONFLICT, existing
+
+    def _replace(
+        self, referral: Referral, values: dict[str, Any], existing: Referral, platform_at_ms: int | None
+    ) -> tuple[ReferralOutcome, Referral]:
+        """Last touch: the new partner replaces the old, unless a newer platform delivery
+        was applied between our read and this write."""
+        order = (
+            {
+                "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
+                "ExpressionAttributeValues": {":at": {"N": str(platform_at_ms)}},
+            }
+            if platform_at_ms is not None
+            else {}
+        )
+        try:
+            self._client.put_item(TableName=self._table, Item=to_item(values), **order)
+        except Exception as race:
+            if not is_conditional_failure(race) or platform_at_ms is None:
+                raise
+            self._record_stale(referral.customer_key, referral.source, platform_at_ms, None)
+            return ReferralOutcome.STALE, existing
+        return ReferralOutcome.UPDATED, referral
 
     def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome:
         """Deleted customers stop being attributed; the item stays for ``explain``.

@@ -13,30 +13,19 @@ replay protection still holds because the signature covers ``ts``.
 
 from __future__ import annotations
 
-from affiliate_bridge.providers.signing import verify_timestamped_signature
+from affiliate_bridge.providers.signing import TimestampedScheme
 
 EXPECTED_SCHEME = "h1"
 DEFAULT_TOLERANCE_SECONDS = 30
 
 
-def verify_paddle_signature(
-    body: bytes,
-    header: str | None,
-    secrets: tuple[str, ...],
-    tolerance_seconds: int | None = DEFAULT_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> int:
-    """Raise ``SignatureError`` unless ``header`` proves ``body`` came from Paddle; returns ts."""
-    return verify_timestamped_signature(
-        body,
-        header,
-        secrets,
-        header_name="Paddle-Signature",
-        item_separator=";",
-        timestamp_key="ts",
-        separator=b":",
-        scheme=EXPECTED_SCHEME,
-        tolerance_seconds=tolerance_seconds,
-        now=now,
-        future_counts=True,
-    )
+SCHEME = TimestampedScheme(
+    header_name="Paddle-Signature",
+    item_separator=";",
+    timestamp_key="ts",
+    separator=b":",
+    scheme=EXPECTED_SCHEME,
+    default_tolerance_seconds=DEFAULT_TOLERANCE_SECONDS,
+    future_counts=True,
+)
+verify_paddle_signature = SCHEME.verify

@@ -73,6 +73,20 @@ def _int(obj: Mapping[str, Any], field: str, *, required: bool = True) -> int:
     raise MalformedEvent(f"{obj.get('object', 'object')}.{field} must be an integer")
 
 
+def _envelope(event: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], int]:
+    """Event id, type, the object it is about, and when it happened (unix seconds)."""
+    event_id = event.get("id")
+    event_type = event.get("type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not event_type:
+        raise MalformedEvent("event needs a string id and type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(obj, Mapping):
+        raise MalformedEvent("event.data.object must be an object")
+    created = event.get("created")
+    return event_id, event_type, obj, created if isinstance(created, int) else 0
+
+
 @dataclass(frozen=True)
 class StripeOptions:
     """The merchant's Stripe-only choices (see Settings)."""
@@ -87,16 +101,7 @@ def normalise_stripe_event(
     event: Mapping[str, Any], rules: EventRules, options: StripeOptions = StripeOptions()
 ) -> NormalisedEvent:
     """Read a verified, decoded Stripe event. Raises MalformedEvent for missing fields."""
-    event_id = event.get("id")
-    event_type = event.get("type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not event_type:
-        raise MalformedEvent("event needs a string id and type")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    if not isinstance(obj, Mapping):
-        raise MalformedEvent("event.data.object must be an object")
-    created = event.get("created")
-    occurred_at = created if isinstance(created, int) else 0
+    event_id, event_type, obj, occurred_at = _envelope(event)
 
     def ignored(reason: str) -> Ignored:
         return Ignored(PROVIDER, event_id, event_type, reason)

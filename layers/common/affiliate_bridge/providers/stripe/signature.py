@@ -10,35 +10,19 @@ tolerance is refused to stop replays.
 
 from __future__ import annotations
 
-from affiliate_bridge.providers.signing import verify_timestamped_signature
+from affiliate_bridge.providers.signing import TimestampedScheme
 
 EXPECTED_SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
 
 
-def verify_stripe_signature(
-    body: bytes,
-    header: str | None,
-    secrets: tuple[str, ...],
-    tolerance_seconds: int | None = DEFAULT_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> int:
-    """Raise ``SignatureError`` unless ``header`` proves ``body`` came from Stripe.
-
-    Returns the signed timestamp. ``tolerance_seconds=None`` disables the replay check
-    (only for replaying recorded vectors in tests); zero or less is refused (ValueError),
-    never read as "no limit".
-    """
-    return verify_timestamped_signature(
-        body,
-        header,
-        secrets,
-        header_name="Stripe-Signature",
-        item_separator=",",
-        timestamp_key="t",
-        separator=b".",
-        scheme=EXPECTED_SCHEME,
-        tolerance_seconds=tolerance_seconds,
-        now=now,
-        future_counts=False,
-    )
+SCHEME = TimestampedScheme(
+    header_name="Stripe-Signature",
+    item_separator=",",
+    timestamp_key="t",
+    separator=b".",
+    scheme=EXPECTED_SCHEME,
+    default_tolerance_seconds=DEFAULT_TOLERANCE_SECONDS,
+    future_counts=False,
+)
+verify_stripe_signature = SCHEME.verify
