@@ -7,10 +7,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from affiliate_bridge import ports
+from affiliate_bridge.domain.events import Payment
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.messages import TransactionMessage, alias_keys
 from affiliate_bridge.domain.money import Money
-from affiliate_bridge.domain.referrals import EMAIL, Referral, ReferralOutcome, provider_customer_kind
+from affiliate_bridge.domain.referrals import (
+    EMAIL,
+    Identifier,
+    ParkedPayment,
+    Referral,
+    ReferralOutcome,
+    provider_customer_kind,
+)
 from affiliate_bridge.errors import UnknownCustomer
 from affiliate_bridge.forwarding.state import PaymentState
 from affiliate_bridge.ports import ApiAnswer, NewCustomer
@@ -118,6 +126,47 @@ class MemoryReferrals:
 
     def find_payment_key(self, provider: str, ref: str) -> str | None:
         return self.payment_refs.get((provider, ref))
+
+
+@dataclass
+class MemoryParking:
+    """Behaves like ``storage.parked_payments.ParkedPayments``: filed once per identifier,
+    parked again the alias keys accumulate, released once."""
+
+    items: dict[tuple[str, str], dict[str, ParkedPayment]] = field(default_factory=dict)
+    released: set[str] = field(default_factory=set)
+
+    def park(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int:
+        parked = ParkedPayment(
+            payment.transaction_key,
+            payment.provider,
+            payment.event_id,
+            payment.event_type,
+            payment.occurred_at,
+            payment.paid.amount_minor,
+            payment.commissionable.amount_minor,
+            payment.paid.currency,
+            expires_at=2_000_000_000,
+            alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
+        )
+        for identifier in identifiers:
+            self._file(identifier, parked)
+        return parked.expires_at
+
+    def _file(self, identifier: Identifier, parked: ParkedPayment) -> None:
+        filed = self.items.setdefault(identifier, {})
+        before = filed.get(parked.transaction_key)
+        merged = tuple(dict.fromkeys((*(before.alias_keys if before else ()), *parked.alias_keys)))
+        filed[parked.transaction_key] = replace(parked, alias_keys=merged)
+
+    def find(self, kind: str, value: str) -> list[ParkedPayment]:
+        return list(self.items.get((kind, value), {}).values())
+
+    def is_released(self, transaction_key: str) -> bool:
+        return transaction_key in self.released
+
+    def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None:
+        self.released.add(transaction_key)
 
 
 @dataclass
@@ -229,5 +278,6 @@ _referrals: ports.ReferralStore = MemoryReferrals()
 _ledger: ports.EventLedger = MemoryLedger()
 _attempts: ports.AttemptLog = MemoryLedger()
 _queue: ports.Queue = MemoryQueue()
+_parking: ports.Parking = MemoryParking()
 _states: ports.StateStore = MemoryStates()
 _api: ports.AffiliateApi = MemoryAffiliateApi()

@@ -7,8 +7,7 @@ from affiliate_bridge.domain.events import EventRules
 from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
-from tests.unit.attribution.test_late_race import SlowParking
-from tests.unit.fakes import MemoryLedger, MemoryQueue, MemoryReferrals
+from tests.unit.fakes import MemoryLedger, MemoryParking, MemoryQueue, MemoryReferrals
 
 
 def _intake() -> tuple[Intake, MemoryReferrals, MemoryLedger, MemoryQueue]:
@@ -85,7 +84,7 @@ def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_on
             CountingReferrals.lookups += 1
             return super().find_email_hash(provider, customer_id)
 
-    class Parking(SlowParking):
+    class Parking(MemoryParking):
         parked: list[tuple[str, list[tuple[str, str]]]] = []
 
         def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int:

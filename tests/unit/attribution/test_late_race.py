@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,11 +19,11 @@ import pytest
 from affiliate_bridge.attribution.intake import Intake, Outcome
 from affiliate_bridge.attribution.late import LateAttribution
 from affiliate_bridge.domain.events import CustomerRefs, Payment
-from affiliate_bridge.domain.messages import TransactionMessage, alias_keys
+from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.domain.referrals import ParkedPayment, Referral
 from affiliate_bridge.storage.transactions_queue import deduplication_id
-from tests.unit.fakes import MemoryLedger, MemoryReferrals
+from tests.unit.fakes import MemoryLedger, MemoryParking, MemoryReferrals
 
 TRIALS = 3000
 
@@ -61,48 +61,30 @@ class SlowReferrals(MemoryReferrals):
 
 
 @dataclass
-class SlowParking:
-    items: dict[tuple[str, str], dict[str, ParkedPayment]] = field(default_factory=dict)
-    released: set[str] = field(default_factory=set)
+class SlowParking(MemoryParking):
+    """Each identifier written, and each read, atomically but with latency around it."""
+
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def park(self, payment: Payment, identifiers: list[tuple[str, str]], window_seconds: int) -> int:
-        parked = ParkedPayment(
-            payment.transaction_key,
-            payment.provider,
-            payment.event_id,
-            payment.event_type,
-            payment.occurred_at,
-            payment.paid.amount_minor,
-            payment.commissionable.amount_minor,
-            payment.paid.currency,
-            expires_at=2_000_000_000,
-            alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
-        )
-        for identifier in identifiers:
-            _pause()
-            with self.lock:
-                # Like the store: parked again, the alias keys accumulate.
-                filed = self.items.setdefault(identifier, {})
-                before = filed.get(payment.transaction_key)
-                merged = tuple(dict.fromkeys((*(before.alias_keys if before else ()), *parked.alias_keys)))
-                filed[payment.transaction_key] = replace(parked, alias_keys=merged)
-        return parked.expires_at
+    def _file(self, identifier: tuple[str, str], parked: ParkedPayment) -> None:
+        _pause()
+        with self.lock:
+            super()._file(identifier, parked)
 
     def find(self, kind: str, value: str) -> list[ParkedPayment]:
         _pause()
         with self.lock:
-            return list(self.items.get((kind, value), {}).values())
+            return super().find(kind, value)
 
     def is_released(self, transaction_key: str) -> bool:
         _pause()
         with self.lock:
-            return transaction_key in self.released
+            return super().is_released(transaction_key)
 
     def mark_released(self, transaction_key: str, customer_key: str, rule: str, expires_at: int) -> None:
         _pause()
         with self.lock:
-            self.released.add(transaction_key)
+            super().mark_released(transaction_key, customer_key, rule, expires_at)
 
 
 @dataclass
