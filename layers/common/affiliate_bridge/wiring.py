@@ -6,6 +6,7 @@ package constructs adapters, so what a function can touch is readable in one fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from affiliate_bridge.affiliate.partnero import PartneroClient
@@ -29,12 +30,6 @@ from affiliate_bridge.storage.payment_states import PaymentStateStore
 from affiliate_bridge.storage.referrals import ReferralsStore
 from affiliate_bridge.storage.transactions_queue import TransactionsQueue
 
-# The payment providers, by the name their function URL and ledger entries carry.
-PAYMENT_PROVIDERS: dict[str, type[WebhookProvider]] = {
-    StripeProvider.name: StripeProvider,
-    PaddleProvider.name: PaddleProvider,
-}
-
 
 def event_rules(settings: Settings) -> EventRules:
     return EventRules(
@@ -44,19 +39,35 @@ def event_rules(settings: Settings) -> EventRules:
     )
 
 
+Secrets = Callable[[], tuple[str, ...]]
+
+
+def _stripe(settings: Settings, secrets: Secrets) -> WebhookProvider:
+    options = StripeOptions(
+        payment_intent_sales=settings.stripe_payment_intent_sales,
+        client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
+    )
+    return StripeProvider(secrets, settings.stripe_tolerance_seconds, event_rules(settings), options)
+
+
+def _paddle(settings: Settings, secrets: Secrets) -> WebhookProvider:
+    return PaddleProvider(secrets, settings.paddle_tolerance_seconds, event_rules(settings))
+
+
+# The payment providers, by the name their function URL and ledger entries carry.
+PAYMENT_PROVIDERS: dict[str, Callable[[Settings, Secrets], WebhookProvider]] = {
+    StripeProvider.name: _stripe,
+    PaddleProvider.name: _paddle,
+}
+
+
 def build_provider(name: str, settings: Settings) -> WebhookProvider:
     """Each provider's secret is ``<NAME>_WEBHOOK_SECRET``, resolved per request."""
 
     def secrets() -> tuple[str, ...]:
         return resolve_secrets(f"{name.upper()}_WEBHOOK_SECRET")
 
-    if name == StripeProvider.name:
-        options = StripeOptions(
-            payment_intent_sales=settings.stripe_payment_intent_sales,
-            client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
-        )
-        return StripeProvider(secrets, settings.stripe_tolerance_seconds, event_rules(settings), options)
-    return PAYMENT_PROVIDERS[name](secrets, settings.paddle_tolerance_seconds, event_rules(settings))
+    return PAYMENT_PROVIDERS[name](settings, secrets)
 
 
 def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
