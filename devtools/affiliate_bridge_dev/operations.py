@@ -15,9 +15,16 @@ from typing import Any
 from affiliate_bridge.domain.events import transaction_key as key_of_payment
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, key
-from affiliate_bridge.wiring import PAYMENT_PROVIDERS
 
-PROVIDERS = tuple(PAYMENT_PROVIDERS)
+
+def _providers() -> tuple[str, ...]:
+    """The payment providers wiring builds. Imported here, not at the top: wiring loads
+    Powertools (about half a second), which every other CLI command can do without."""
+    from affiliate_bridge.wiring import PAYMENT_PROVIDERS
+
+    return tuple(PAYMENT_PROVIDERS)
+
+
 FAILURE_ATTRIBUTES = (
     "failure_reason",
     "failure_detail",
@@ -91,7 +98,7 @@ def _customer_records(dynamodb: Any, table: str, customer_key: str, result: Expl
 def _events_named(dynamodb: Any, table: str, event_id: str, result: Explanation) -> list[str]:
     """The provider events with this id; returns the transaction keys they name."""
     named: list[str] = []
-    for provider in PROVIDERS:
+    for provider in _providers():
         item = dynamodb.get_item(TableName=table, Key=key(keys.event(provider, event_id))).get("Item")
         if item:
             event = from_item(item)
@@ -103,8 +110,8 @@ def _events_named(dynamodb: Any, table: str, event_id: str, result: Explanation)
 
 def _payments_named(dynamodb: Any, table: str, identifier: str) -> list[str]:
     """Transaction keys ``identifier`` is, or is a provider payment id or linked id of."""
-    candidates = [identifier] + [key_of_payment(p, identifier) for p in PROVIDERS]
-    for provider in PROVIDERS:
+    candidates = [identifier] + [key_of_payment(p, identifier) for p in _providers()]
+    for provider in _providers():
         ref = dynamodb.get_item(TableName=table, Key=key(keys.payment_ref(provider, identifier))).get("Item")
         if ref:
             candidates.append(from_item(ref)["transaction_key"])

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from affiliate_bridge.domain.events import Payment
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.domain.referrals import Identifier, ParkedPayment, Referral, ReferralOutcome
-from affiliate_bridge.forwarding.state import PaymentState
+
+if TYPE_CHECKING:  # only the forwarder loads the payment state; the webhooks need not
+    from affiliate_bridge.forwarding.state import PaymentState
 
 # -- shared by every use case -----------------------------------------------------------
 

@@ -7,28 +7,25 @@ package constructs adapters, so what a function can touch is readable in one fil
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from affiliate_bridge.affiliate.partnero import PartneroClient
 from affiliate_bridge.attribution.intake import Intake
-from affiliate_bridge.attribution.late import LateAttribution
-from affiliate_bridge.attribution.referrals import ReferralIntake
 from affiliate_bridge.domain.events import EventRules
-from affiliate_bridge.edge.forwarder_batch import ForwarderBatch
-from affiliate_bridge.edge.referrals_endpoint import ReferralsEndpoint
 from affiliate_bridge.edge.secrets import resolve_secret, resolve_secrets
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.edge.webhook_endpoint import WebhookEndpoint
-from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.providers.base import WebhookProvider
 from affiliate_bridge.providers.paddle.provider import PaddleProvider
 from affiliate_bridge.providers.stripe.events import StripeOptions
 from affiliate_bridge.providers.stripe.provider import StripeProvider
 from affiliate_bridge.storage.ledger import Ledger
 from affiliate_bridge.storage.parked_payments import ParkedPayments
-from affiliate_bridge.storage.payment_states import PaymentStateStore
 from affiliate_bridge.storage.referrals import ReferralsStore
 from affiliate_bridge.storage.transactions_queue import TransactionsQueue
+
+if TYPE_CHECKING:  # built only by their own functions; see the builders below
+    from affiliate_bridge.edge.forwarder_batch import ForwarderBatch
+    from affiliate_bridge.edge.referrals_endpoint import ReferralsEndpoint
 
 
 def event_rules(settings: Settings) -> EventRules:
@@ -90,6 +87,13 @@ def build_webhook_endpoint(provider: str, settings: Settings, dynamodb: Any, sqs
 
 
 def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> ForwarderBatch:
+    # Imported here: requests and Powertools' batch utilities cost the webhook functions
+    # about 150 ms of cold start they would never use (make bench).
+    from affiliate_bridge.affiliate.partnero import PartneroClient
+    from affiliate_bridge.edge.forwarder_batch import ForwarderBatch
+    from affiliate_bridge.forwarding.forwarder import Forwarder
+    from affiliate_bridge.storage.payment_states import PaymentStateStore
+
     settings.require("table_name", "queue_url", "dead_letter_queue_url")
     client = PartneroClient(
         settings.partnero_api_url, lambda: resolve_secret("PARTNERO_API_KEY"), settings.partnero_timeout_seconds
@@ -113,6 +117,10 @@ def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> Forwar
 
 
 def build_referrals_endpoint(settings: Settings, dynamodb: Any, sqs: Any) -> ReferralsEndpoint:
+    from affiliate_bridge.attribution.late import LateAttribution
+    from affiliate_bridge.attribution.referrals import ReferralIntake
+    from affiliate_bridge.edge.referrals_endpoint import ReferralsEndpoint
+
     settings.require("table_name", "queue_url")
     queue = TransactionsQueue(sqs, settings.queue_url)
     ledger = Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days)
