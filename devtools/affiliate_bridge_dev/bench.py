@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 COLD_START_RUNS = 5
-SECRET = "whsec_bench_secret_5f0c2b7e"  # noqa: S105 - signs benchmark events only
+SECRET = "whsec_bench_fixture_only"  # noqa: S105 - signs benchmark events only
 # Secrets must pass the same check as in production (16+ characters, no placeholder):
 # with a short one the referrals function answers 500 and nothing is forwarded.
-API_KEY = "bench-partnero-key-9d8a4c1b"
-REFERRALS_TOKEN = "bench-referrals-token-3e6f0a9d"  # noqa: S105
+API_KEY = "bench-partnero-fixture-key"
+REFERRALS_TOKEN = "bench-referrals-fixture-token"  # noqa: S105
 
 
 def _median_ms(samples: list[float]) -> float:

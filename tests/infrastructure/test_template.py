@@ -129,7 +129,7 @@ def test_every_environment_variable_is_read_by_the_function(function: str, monke
     def read_secret(name: str, given: Any) -> str:
         secrets_read.add(name)
         env.get(f"{name}_ARN")
-        return "whsec_5f0c2b7e9d8a4c1b3e6f0a9d"
+        return "whsec_test_fixture_value_only"
 
     monkeypatch.setattr(os, "environ", env)
     monkeypatch.setattr(secrets, "_read", read_secret)

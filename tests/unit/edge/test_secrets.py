@@ -5,7 +5,7 @@ import pytest
 from affiliate_bridge.edge.secrets import MIN_SECRET_LENGTH, resolve_secret, resolve_secrets
 from affiliate_bridge.errors import SecretNotConfigured
 
-REAL = "whsec_5f0c2b7e9d8a4c1b3e6f"
+REAL = "whsec_test_fixture_value_only"
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_missing_variable_fails_closed() -> None:
 
 def test_a_placeholder_beside_a_real_secret_is_dropped_not_tried() -> None:
     assert resolve_secrets("X", {"X": f"replace-me, {REAL} ,"}) == (REAL,)
-    assert resolve_secrets("X", {"X": f"{REAL},whsec_new_9f8e7d6c5b4a3921"}) == (REAL, "whsec_new_9f8e7d6c5b4a3921")
+    assert resolve_secrets("X", {"X": f"{REAL},whsec_test_fixture_rotated"}) == (REAL, "whsec_test_fixture_rotated")
 
 
 def test_local_defaults_are_usable() -> None:
