@@ -184,6 +184,12 @@ class MemoryLedger:
         if current is None or current["outcome"] == "rejected":
             self.events[(provider, event_id)] = {"event_type": event_type, "outcome": "rejected", "reason": reason}
 
+    def has_sale(self, transaction_key: str) -> bool:
+        return any(
+            e.get("transaction_key") == transaction_key and e.get("payment_kind") == "sale"
+            for e in self.events.values()
+        )
+
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, object]) -> None:
         self.attempts.append((transaction_key, dict(attempt)))
 

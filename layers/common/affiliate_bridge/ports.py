@@ -38,6 +38,10 @@ class EventLedger(Protocol):
 
     def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None: ...
 
+    def has_sale(self, transaction_key: str) -> bool:
+        """Whether a sale event naming this payment was accepted (in any outcome)."""
+        ...
+
 
 # -- attribution -------------------------------------------------------------------------
 

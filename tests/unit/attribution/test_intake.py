@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from affiliate_bridge.attribution.intake import Intake, Outcome
+from affiliate_bridge.attribution.intake import NO_SALE_SEEN, Intake, Outcome
 from affiliate_bridge.domain.events import EventRules
 from affiliate_bridge.domain.referrals import Referral
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
@@ -100,3 +100,24 @@ def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_on
         (f"paddle-{sale['data']['id']}", [("paddle_customer", "ctm_01x"), ("email", email_hash("p@example.com"))])
     ]
     assert CountingReferrals.lookups == 1
+
+
+def test_a_reversal_says_when_no_sale_was_seen_and_is_still_enqueued() -> None:
+    intake, _, ledger, queue = _intake()
+    orphan = s.event("charge.refunded", s.charge(amount=500, amount_refunded=100, payment_intent="pi_lonely"))
+    result = intake.accept(normalise_stripe_event(orphan, EventRules()))
+    assert result.outcome is Outcome.ENQUEUED and queue.sent[-1].reversal is not None
+    assert result.reason == NO_SALE_SEEN
+    assert ledger.events[("stripe", orphan["id"])]["reason"] == NO_SALE_SEEN
+
+
+def test_a_reversal_of_a_seen_sale_carries_no_warning_even_an_unattributed_one() -> None:
+    intake, _, ledger, _ = _intake()
+    for customer in ("cus_1", "cus_nobody"):
+        session = s.checkout_session(amount_total=1000, customer=customer, email=None)
+        intake.accept(normalise_stripe_event(s.event("checkout.session.completed", session), EventRules()))
+        refund = s.charge(amount=1000, amount_refunded=400, payment_intent=session["payment_intent"])
+        result = intake.accept(normalise_stripe_event(s.event("charge.refunded", refund), EventRules()))
+        assert result.reason is None, customer
+    kinds = {entry["event_type"]: entry["payment_kind"] for entry in ledger.events.values()}
+    assert kinds == {"checkout.session.completed": "sale", "charge.refunded": "reversal"}

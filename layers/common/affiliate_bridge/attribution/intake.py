@@ -26,6 +26,8 @@ from affiliate_bridge.domain.events import (
 )
 from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.messages import (
+    REVERSAL_KIND,
+    SALE_KIND,
     alias_keys,
     relink_message,
     reversal_message,
@@ -52,6 +54,17 @@ class Outcome(enum.StrEnum):
     LINKED = "linked"
     PROFILE_UPDATED = "profile_updated"
     IGNORED = "ignored"
+
+
+NO_SALE_SEEN = "no sale seen for this payment yet: the reversal is kept and applied when its sale arrives"
+
+
+def _payment_kind(event: NormalisedEvent) -> str | None:
+    if isinstance(event, Payment):
+        return SALE_KIND
+    if isinstance(event, Reversal):
+        return REVERSAL_KIND
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class Intake:
             attribution_trail=list(result.attribution.tried) if result.attribution else None,
             partner_key=result.attribution.partner_key if result.attribution else None,
             customer_key=result.attribution.customer_key if result.attribution else None,
+            payment_kind=_payment_kind(event),
         )
         return result
 
@@ -236,7 +250,11 @@ class Intake:
     def _reversal(self, reversal: Reversal) -> IntakeResult:
         key = self.resolve_payment_key(reversal.provider, reversal.payment_refs)
         message_id = self.queue.send(reversal_message(reversal, key))
-        return IntakeResult(Outcome.ENQUEUED, key, message_id)
+        # Kept and applied whatever the answer; the reason only tells the sender (and
+        # explain) when nothing it could apply to has been seen: a refund that beats its
+        # sale, or one naming an id no sale was linked to (a missing link event).
+        reason = None if self.ledger.has_sale(key) else NO_SALE_SEEN
+        return IntakeResult(Outcome.ENQUEUED, key, message_id, reason=reason)
 
     def resolve_payment_key(self, provider: str, refs: tuple[str, ...]) -> str:
         """The first ref a sale linked wins; otherwise the first ref is the key itself

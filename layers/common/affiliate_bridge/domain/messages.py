@@ -24,6 +24,11 @@ from affiliate_bridge.errors import UnreadableMessage
 SCHEMA_VERSION = 1
 
 
+# What a message carries; the ledger files each accepted event under the same word.
+SALE_KIND = "sale"
+REVERSAL_KIND = "reversal"
+
+
 @dataclass(frozen=True)
 class TransactionMessage:
     provider: str
@@ -45,9 +50,9 @@ class TransactionMessage:
     @property
     def kind(self) -> str:
         if self.sale:
-            return "sale"
+            return SALE_KIND
         if self.reversal:
-            return "reversal"
+            return REVERSAL_KIND
         return "relink" if self.relink else "customer"
 
     def to_json(self) -> str:

@@ -134,4 +134,6 @@ class WebhookEndpoint:
         body = {"outcome": str(result.outcome)}
         if result.transaction_key:
             body["transaction_key"] = result.transaction_key
+        if result.reason:
+            body["reason"] = result.reason
         return json_response(200, body)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from affiliate_bridge.domain.messages import SALE_KIND
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import assignments, is_conditional_failure, key, keyed_item
 
@@ -52,6 +53,26 @@ class Ledger:
                 ":one": {"N": "1" if count_delivery else "0"},
             },
         )
+
+    def has_sale(self, transaction_key: str) -> bool:
+        """Asked only for a reversal, so its reply can say when no sale matched it: the
+        index is eventually consistent, so a sale accepted a moment ago may not show yet,
+        which the reply's wording ("not seen yet") allows for."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.TRANSACTION_KEY_INDEX,
+            "KeyConditionExpression": "transaction_key = :k",
+            "FilterExpression": "payment_kind = :sale",
+            "ExpressionAttributeValues": {":k": {"S": transaction_key}, ":sale": {"S": SALE_KIND}},
+            "Select": "COUNT",
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            if page.get("Count", 0):
+                return True
+            if "LastEvaluatedKey" not in page:
+                return False
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:
         """A signed event refused as malformed, for explain. Never over an event already
