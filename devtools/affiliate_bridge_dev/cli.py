@@ -1,14 +1,15 @@
-"""``affiliate-bridge``: operate a bridge from a terminal (local stack or deployed stack).
+"""affiliate-bridge: operate a bridge from a terminal (the local stack, or a deployed stack).
 
-    affiliate-bridge send stripe --type invoice.paid --amount 4900 --customer cus_123
-    affiliate-bridge send paddle --type transaction.completed --amount 4900 --customer ctm_123
-    affiliate-bridge referrals add --customer-key user-1 --partner-key anna
-    affiliate-bridge referrals list
-    affiliate-bridge explain evt_1Pgc76B7WZ01zgkWwyRHS12y
-    affiliate-bridge dlq list | dlq show MESSAGE_ID | dlq redrive [--all | MESSAGE_ID ...]
+  affiliate-bridge referrals add --customer-key user-1 --partner-key anna
+  affiliate-bridge send stripe --type invoice.paid --customer cus_123
+  affiliate-bridge send stripe --type charge.refunded --refunded 1225   (the last payment sent)
+  affiliate-bridge send paddle --help                     (what Paddle events it can send)
+  affiliate-bridge explain user-1                         (or an event id, or a payment id)
+  affiliate-bridge dlq list | dlq show MESSAGE_ID | dlq redrive --all
 
-The target is the local stack (``make run``) unless ``--stack NAME`` names a deployed
-CloudFormation stack (AWS credentials from the usual places).
+The target is the local stack started by make run (found through .local-stack/endpoints.json)
+unless --stack NAME names a deployed CloudFormation stack (AWS credentials and region from
+the usual places: AWS_PROFILE, AWS_REGION, ~/.aws).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any
 import requests
 
 from affiliate_bridge.storage import keys
-from affiliate_bridge_dev import paddle_samples, stripe_samples
+from affiliate_bridge_dev.cli_errors import BROKEN_PIPE, COULD_NOT_ASK, describe
+from affiliate_bridge_dev.cli_send import add_send_parsers, provider_id
 from affiliate_bridge_dev.local_config import load_config
 from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, queue_count, redrive
-from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signature_header
 from affiliate_bridge_dev.targets import Target, TargetError, local_target, stack_target
 
 
@@ -50,135 +51,20 @@ def _target(args: argparse.Namespace) -> Target:
     return local_target(Path(args.state_dir))
 
 
-def _secret(name: str, given: str | None) -> str:
-    if given:
-        return given
-    value = os.environ.get(name) or load_config()[name]
+def _token(args: argparse.Namespace, target: Target) -> str:
+    """--token, else the running local stack's REFERRALS_API_TOKEN, else the environment."""
+    value = args.token or target.config.get("REFERRALS_API_TOKEN")
+    if not value and target.is_local:
+        value = load_config()["REFERRALS_API_TOKEN"]
+    if not value:
+        raise TargetError(f"no referrals token for {target.name}: pass --token")
     return value.split(",")[0].strip()
-
-
-# -- send --------------------------------------------------------------------------------
-def _stripe_event(args: argparse.Namespace) -> dict[str, Any]:
-    api_version = stripe_samples.LEGACY if args.api_version == "legacy" else stripe_samples.BASIL
-    metadata = {"customer_key": args.customer_key} if args.customer_key else {}
-    kind = args.type
-    if kind == "checkout.session.completed":
-        obj = stripe_samples.checkout_session(
-            amount_total=args.amount,
-            currency=args.currency,
-            tax=args.tax,
-            mode=args.mode,
-            customer=args.customer,
-            email=args.email,
-            payment_intent=args.payment_intent,
-            invoice=args.invoice,
-            metadata=metadata,
-        )
-    elif kind == "invoice.paid":
-        obj = stripe_samples.invoice(
-            amount_paid=args.amount,
-            currency=args.currency,
-            tax=args.tax,
-            customer=args.customer,
-            email=args.email,
-            invoice_id=args.invoice,
-            payment_intent=args.payment_intent,
-            api_version=api_version,
-            metadata=metadata,
-        )
-    elif kind == "charge.refunded":
-        obj = stripe_samples.charge(
-            amount=args.amount,
-            amount_refunded=args.refunded if args.refunded is not None else args.amount,
-            currency=args.currency,
-            payment_intent=args.payment_intent,
-            invoice_id=args.invoice,
-            customer=args.customer,
-            api_version=api_version,
-        )
-    elif kind == "charge.dispute.closed":
-        obj = stripe_samples.dispute(
-            amount=args.amount,
-            status=args.dispute_status,
-            charge_id=stripe_samples.new_id("ch"),
-            payment_intent=args.payment_intent,
-            currency=args.currency,
-        )
-    elif kind == "invoice_payment.paid":
-        if not (args.invoice and args.payment_intent):
-            raise SystemExit("invoice_payment.paid needs --invoice and --payment-intent")
-        obj = stripe_samples.invoice_payment(
-            invoice_id=args.invoice, payment_intent=args.payment_intent, amount_paid=args.amount
-        )
-    else:
-        raise SystemExit(f"no sample for {kind}: pass --file with the event JSON")
-    return stripe_samples.event(kind, obj, api_version)
-
-
-def _paddle_event(args: argparse.Namespace) -> dict[str, Any]:
-    kind = args.type
-    custom = {"customer_key": args.customer_key} if args.customer_key else None
-    if kind in ("transaction.completed", "transaction.paid"):
-        data = paddle_samples.transaction(
-            total=args.amount,
-            tax=args.tax,
-            currency=args.currency.upper(),
-            customer_id=args.customer,
-            custom_data=custom,
-            transaction_id=args.transaction,
-            status="completed" if kind == "transaction.completed" else "paid",
-        )
-    elif kind in ("adjustment.created", "adjustment.updated"):
-        if not args.transaction:
-            raise SystemExit(f"{kind} needs --transaction txn_...")
-        data = paddle_samples.adjustment(
-            transaction_id=args.transaction,
-            total=args.refunded if args.refunded is not None else args.amount,
-            action=args.action,
-            status=args.status,
-            currency=args.currency.upper(),
-        )
-    elif kind in ("customer.created", "customer.updated"):
-        if not (args.customer and args.email):
-            raise SystemExit(f"{kind} needs --customer ctm_... and --email")
-        data = paddle_samples.customer(customer_id=args.customer, email=args.email)
-    else:
-        raise SystemExit(f"no sample for {kind}: pass --file with the notification JSON")
-    return paddle_samples.notification(kind, data)
-
-
-def cmd_send(args: argparse.Namespace) -> int:
-    paddle = args.provider == "paddle"
-    if args.type is None:
-        args.type = "transaction.completed" if paddle else "checkout.session.completed"
-    # A file is sent byte for byte: the signature covers exactly what is on disk.
-    if args.file:
-        body = Path(args.file).read_bytes()
-    else:
-        body = json.dumps(_paddle_event(args) if paddle else _stripe_event(args), indent=2).encode()
-    target_url = None if args.url else (_target(args).paddle_url if paddle else _target(args).stripe_url)
-    url = args.url or target_url
-    if not url:
-        raise SystemExit("no URL: pass --url")
-    if paddle:
-        secret = _secret("PADDLE_WEBHOOK_SECRET", args.secret)
-        headers = {"Content-Type": "application/json", "Paddle-Signature": paddle_signature_header(body, secret)}
-    else:
-        secret = _secret("STRIPE_WEBHOOK_SECRET", args.secret)
-        headers = {"Content-Type": "application/json", "Stripe-Signature": stripe_signature_header(body, secret)}
-    event = json.loads(body)
-    kind, event_id = (
-        (event.get("event_type"), event.get("event_id")) if paddle else (event.get("type"), event.get("id"))
-    )
-    print(f"-> POST {url}  {kind}  {event_id}", file=sys.stderr)
-    response = requests.post(url, data=body, headers=headers, timeout=30)
-    print(f"<- {response.status_code} {response.text}")
-    return 0 if response.ok else 1
 
 
 # -- referrals ---------------------------------------------------------------------------
 def cmd_referrals_add(args: argparse.Namespace) -> int:
-    url = args.url or _target(args).referrals_url
+    target = _target(args)
+    url = args.url or target.referrals_url
     body = {
         k: v
         for k, v in {
@@ -190,8 +76,11 @@ def cmd_referrals_add(args: argparse.Namespace) -> int:
         }.items()
         if v
     }
-    token = _secret("REFERRALS_API_TOKEN", args.token)
-    response = requests.post(str(url), json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    token = _token(args, target)
+    try:
+        response = requests.post(str(url), json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    except requests.ConnectionError:
+        raise TargetError(f"cannot reach the bridge at {url}: is `make run` running?") from None
     print(f"<- {response.status_code} {response.text}")
     return 0 if response.status_code in (200, 201) else 1
 
@@ -364,42 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    send = commands.add_parser("send", help="sign and send a test webhook event")
-    send.add_argument("provider", choices=["stripe", "paddle"])
-    send.add_argument("--file", help="event JSON to send as is (signed on its exact bytes)")
-    send.add_argument("--type", help="event type to build (default: a sale)")
-    send.add_argument("--amount", type=int, default=4900, help="amount in minor units (cents)")
-    send.add_argument("--currency", default="usd")
-    send.add_argument("--tax", type=int, default=0)
-    send.add_argument("--mode", default="payment", choices=["payment", "subscription"])
-    send.add_argument("--customer", help="provider customer id (cus_... / ctm_...)")
-    send.add_argument("--customer-key", help="your customer key, put in metadata")
-    send.add_argument("--email")
-    send.add_argument("--invoice")
-    send.add_argument("--payment-intent")
-    send.add_argument("--refunded", type=int, help="charge.refunded: cumulative amount refunded; adjustment: its total")
-    send.add_argument("--transaction", help="Paddle transaction id (txn_...)")
-    send.add_argument("--action", default="refund", choices=["refund", "chargeback", "chargeback_reverse", "credit"])
-    send.add_argument("--status", default="approved", choices=["approved", "pending_approval", "rejected"])
-    send.add_argument("--dispute-status", default="lost", choices=["lost", "won", "needs_response"])
-    send.add_argument("--api-version", default="basil", choices=["basil", "legacy"])
-    send.add_argument("--url", help="webhook URL (default: the target's)")
-    send.add_argument("--secret", help="signing secret (default: STRIPE_/PADDLE_WEBHOOK_SECRET)")
-    send.set_defaults(func=cmd_send)
+    add_send_parsers(commands, _target)
 
     referrals = commands.add_parser("referrals", help="add or list referrals").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="{add,list}"
     )
-    add = referrals.add_parser("add", help="POST /referrals")
-    add.add_argument("--customer-key", required=True)
-    add.add_argument("--partner-key", required=True)
-    add.add_argument("--email")
-    add.add_argument("--stripe-customer-id")
-    add.add_argument("--paddle-customer-id")
-    add.add_argument("--url")
-    add.add_argument("--token", help="default: REFERRALS_API_TOKEN")
+    add = referrals.add_parser("add", help="record a signup: which partner referred this customer")
+    add.add_argument("--customer-key", required=True, help="your id for the customer (opaque is best)")
+    add.add_argument("--partner-key", required=True, help="the partner's key (the partnero_partner cookie)")
+    add.add_argument("--email", help="the customer's email (stored only as a SHA-256 hash)")
+    add.add_argument("--stripe-customer-id", type=provider_id("cus"), help="the customer's Stripe id, cus_...")
+    add.add_argument("--paddle-customer-id", type=provider_id("ctm"), help="the customer's Paddle id, ctm_...")
+    add.add_argument("--url", help="referrals URL (default: the target bridge's)")
+    add.add_argument("--token", help="Bearer token (default: the one the running local stack accepts)")
     add.set_defaults(func=cmd_referrals_add)
-    referrals.add_parser("list", help="every referral in the table").set_defaults(func=cmd_referrals_list)
+    referrals.add_parser("list", help="every referral in the table, oldest first").set_defaults(func=cmd_referrals_list)
 
     dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(dest="action", required=True)
     dlq.add_parser("list").set_defaults(func=cmd_dlq_list)
@@ -426,13 +294,23 @@ def _iso_ms(value: Any) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the try
+        return code
     except TargetError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except requests.ConnectionError as exc:
-        print(f"error: cannot reach the bridge: {exc}", file=sys.stderr)
-        return 2
+        return COULD_NOT_ASK
+    except BrokenPipeError:
+        # Piped into head: stop quietly-ish; the shell reports 141 as for SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("affiliate-bridge: output closed early (piped into head?)", file=sys.stderr)
+        return BROKEN_PIPE
+    except Exception as exc:
+        message = describe(exc, args)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return COULD_NOT_ASK
 
 
 if __name__ == "__main__":
