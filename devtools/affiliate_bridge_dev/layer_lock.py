@@ -23,7 +23,8 @@ TOP_LEVEL = REPO / "layers/common/requirements.in"
 LOCK = REPO / "layers/common/requirements.txt"
 
 # The layer runs on Lambda's python3.13 on arm64 Linux, not on this machine's Python.
-LAMBDA_MARKERS = default_environment() | {
+LAMBDA_MARKERS: dict[str, str] = {
+    **{name: str(value) for name, value in default_environment().items()},
     "python_version": "3.13",
     "python_full_version": "3.13.0",
     "sys_platform": "linux",
@@ -72,7 +73,7 @@ def render(pins: dict[str, str], requirements: list[Requirement]) -> str:
         "# the whole tree, so `sam build` installs exactly the versions the tests ran.",
         "# Do not edit by hand; tests/infrastructure/test_layer_lock.py checks it.",
     ]
-    wanted = {canonicalize_name(r.name): r for r in requirements}
+    wanted: dict[str, Requirement] = {canonicalize_name(r.name): r for r in requirements}
     lines = []
     for name, version in pins.items():
         extras = sorted(wanted[name].extras) if name in wanted else []

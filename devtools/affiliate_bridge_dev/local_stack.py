@@ -28,6 +28,8 @@ from typing import Any
 
 from affiliate_bridge.errors import ConfigurationError
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
+from affiliate_bridge_dev.targets import ENDPOINTS_FILE
+from affiliate_bridge_dev.terminal import say
 
 ROUTES = {
     "/stripe": "stripe_webhook",
@@ -36,11 +38,18 @@ ROUTES = {
     "/partnero": "referrals",  # the platform's customer.* webhooks
 }
 SANDBOX_API_KEY = "sandbox-partnero-key"
+CLI_SETTINGS = (
+    "STRIPE_WEBHOOK_SECRET",
+    "PADDLE_WEBHOOK_SECRET",
+    "REFERRALS_API_TOKEN",
+    "PARTNERO_WEBHOOK_SECRET",
+    "CUSTOMER_KEY_FIELD",
+    "PARTNER_KEY_FIELD",
+)
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
 
 
-def _say(message: str) -> None:
-    print(f"[affiliate-bridge] {message}", file=sys.stderr, flush=True)
+_say = say  # every line a person reads goes to stderr; stdout is the log file
 
 
 class LocalStack:
@@ -59,6 +68,13 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # Claim the ports before any thread starts: a busy one then fails in one line,
+        # instead of a traceback from a thread while the others keep the process alive.
+        self.http = _bind(ThreadingHTTPServer, ("127.0.0.1", self.config.port), _make_http_handler(self), "BRIDGE_PORT")
+        for name in ("MOTO_PORT", "SANDBOX_PORT"):
+            if int(self.config[name]):
+                _bind(socket.create_server, ("127.0.0.1", int(self.config[name])), None, name).close()
+        self._send_logs_to_file()
 
         moto_port = int(self.config["MOTO_PORT"]) or _free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
@@ -110,11 +126,28 @@ class LocalStack:
             batch_size=self.resources.batch_size,
         )
         self.poller = threading.Thread(target=self.mapping.run_forever, args=(self.stop_event,), name="sqs-poller")
+        self._show_readable_lines()
         self.poller.start()
-        self.http = ThreadingHTTPServer(("127.0.0.1", self.config.port), _make_http_handler(self))
         self.http.daemon_threads = True
         self._write_endpoints()
         self._banner()
+
+    @property
+    def log_path(self) -> Path:
+        return self.config.state_dir / "bridge.log"
+
+    def _send_logs_to_file(self) -> None:
+        """The handlers' JSON log lines and EMF metric blobs, as CloudWatch would get
+        them, go to a file; Powertools binds its handler to sys.stdout when the handler
+        modules are imported, which happens after this."""
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        sys.stdout = open(self.log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+
+    def _show_readable_lines(self) -> None:
+        from affiliate_bridge.edge import observability
+        from affiliate_bridge_dev.terminal import TerminalLines
+
+        observability.logger.addHandler(TerminalLines(observability.logger.get_current_keys, _say))
 
     def _locked(self, handler: Any) -> Any:
         def invoke(event: dict[str, Any], context: Any) -> Any:
@@ -158,33 +191,40 @@ class LocalStack:
             "dead_letter_queue_url": self.resources.dead_letter_queue_url,
             "bridge_url": f"http://127.0.0.1:{self.config.port}",
             "sandbox_url": self.sandbox.url if self.sandbox else None,
+            "pid": os.getpid(),
+            # What this stack verifies with, so the CLI signs with it (see targets.py).
+            "config": {name: os.environ.get(name, "") for name in CLI_SETTINGS},
         }
-        (self.config.state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2), encoding="utf-8")
+        path = self.endpoints_path
+        path.touch(mode=0o600)
+        path.chmod(0o600)  # it names local secrets
+        path.write_text(json.dumps(endpoints, indent=2), encoding="utf-8")
+
+    @property
+    def endpoints_path(self) -> Path:
+        return self.config.state_dir / ENDPOINTS_FILE
 
     def _banner(self) -> None:
         base = f"http://127.0.0.1:{self.config.port}"
         api = (
-            self.sandbox.url + "  (local sandbox: open it in a browser)"
-            if self.sandbox
-            else self.config["PARTNERO_API_URL"]
+            self.sandbox.url + "  (local sandbox)" if self.sandbox else self.config["PARTNERO_API_URL"] + "  (real API)"
         )
-        lines = [
-            f"Stripe webhooks   POST {base}/stripe",
-            f"Paddle webhooks   POST {base}/paddle",
-            f"Referrals         POST {base}/referrals   (Authorization: Bearer <REFERRALS_API_TOKEN>)",
-            f"Platform webhooks POST {base}/partnero    (Signature: HMAC of the body with PARTNERO_WEBHOOK_SECRET)",
-            f"Affiliate API     {api}",
-            f"Embedded AWS      {self.aws_endpoint}  (moto; table {self.resources.table_name})",
+        rows = [
+            ("Console", f"{base}/  (payments, the API's holdings, dead letters: open it in a browser)"),
+            ("Stripe webhooks", f"POST {base}/stripe"),
+            ("Paddle webhooks", f"POST {base}/paddle"),
+            ("Referrals", f"POST {base}/referrals  (Authorization: Bearer <REFERRALS_API_TOKEN>)"),
+            ("Platform webhooks", f"POST {base}/partnero  (Signature: HMAC of the body with PARTNERO_WEBHOOK_SECRET)"),
+            ("Affiliate API", api),
+            ("Embedded AWS", f"{self.aws_endpoint}  (moto; table {self.resources.table_name})"),
+            ("Structured logs", f"{self.log_path}  (JSON lines and metrics, as CloudWatch gets them)"),
         ]
-        for name in (
-            "STRIPE_WEBHOOK_SECRET",
-            "PADDLE_WEBHOOK_SECRET",
-            "REFERRALS_API_TOKEN",
-            "PARTNERO_WEBHOOK_SECRET",
-        ):
-            lines.append(f"{name:<22}{self.config[name]}  ({self.config.sources[name]})")
-        for line in lines:
-            _say(line)
+        for name in CLI_SETTINGS[:4]:  # the four secrets
+            rows.append((name, f"{self.config[name]}  ({self.config.sources[name]})"))
+        width = max(len(label) for label, _ in rows) + 2
+        for label, value in rows:
+            _say(f"{label:<{width}}{value}")
+        _say("CLI: .venv/bin/affiliate-bridge --help  (send test events, referrals, explain, dlq; signs with these)")
         _say(f"ready on {base} (Ctrl-C stops and keeps state in {self.config.state_dir}/)")
 
     # -- serve and stop -----------------------------------------------------------------
@@ -196,6 +236,7 @@ class LocalStack:
 
     def shutdown(self) -> None:
         _say("stopping: HTTP server, then the poller, then a snapshot")
+        self.endpoints_path.unlink(missing_ok=True)  # the CLI then says no stack is running
         self.http.shutdown()
         self.http.server_close()
         self.poller.join(timeout=30)
@@ -219,6 +260,20 @@ class LocalStack:
         _say("stopped")
 
 
+class PortBusy(RuntimeError):
+    pass
+
+
+def _bind(factory: Any, address: tuple[str, int], handler: Any, setting: str) -> Any:
+    try:
+        return factory(address, handler) if handler is not None else factory(address)
+    except OSError as exc:
+        raise PortBusy(
+            f"port {address[1]} ({setting}) is not free: {exc.strerror or exc}. Is another `make run` going?"
+            f" Stop it, or pick another port: {setting}={address[1] + 1} make run"
+        ) from None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -228,12 +283,14 @@ def _free_port() -> int:
 
 def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
     from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
+    from affiliate_bridge_dev.terminal import request_line
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
-            _say(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
+            """Silent: a routed request gets its own readable line (terminal.request_line),
+            and console page loads (every few seconds) would drown it."""
 
         def setup(self) -> None:
             super().setup()
@@ -267,6 +324,7 @@ def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            began = time.monotonic()
             event = function_url_event(
                 self.command, path, body, dict(self.headers.items()), query=query, source_ip=self.client_address[0]
             )
@@ -274,7 +332,9 @@ def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = stack.handlers[name](event, FakeLambdaContext(name))
             payload = response.get("body") or ""
             raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-            self._reply(int(response.get("statusCode", 200)), raw, dict(response.get("headers") or {}))
+            status = int(response.get("statusCode", 200))
+            self._reply(status, raw, dict(response.get("headers") or {}))
+            _say(request_line(path, body, status, raw, time.monotonic() - began))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _invoke  # noqa: N815 - http.server names
 
@@ -289,8 +349,11 @@ def main() -> None:
         stack.start()
     except ConfigurationError as exc:
         # The same check a Lambda container makes at start; say it in one line.
-        print(f"make run: configuration error: {exc}", file=sys.stderr)
+        print(f"make run: configuration error: {exc}", file=sys.stderr, flush=True)
         os._exit(2)  # threads (moto, sandbox) may already run; do not wait for them
+    except PortBusy as exc:
+        print(f"make run: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
     _say(f"started in {time.monotonic() - started:.1f} s")
 
     def stop(signum: int, frame: Any) -> None:

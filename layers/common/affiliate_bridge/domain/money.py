@@ -72,6 +72,16 @@ class Money:
         return Decimal(self.amount_minor).scaleb(-minor_unit_exponent(self.currency))
 
 
+def format_minor(amount_minor: int, currency: str) -> str:
+    """``4900, "usd"`` -> ``49.00 USD``; ``4900, "jpy"`` -> ``4900 JPY``: for people
+    (explain, the console, the terminal), never for an API. An unknown code is shown as
+    given with the raw minor amount rather than raising in a report."""
+    try:
+        return f"{Money(amount_minor, currency).to_major():f} {normalise_currency(currency)}"
+    except (CurrencyError, TypeError):
+        return f"{amount_minor} {currency} (minor units)"
+
+
 def proportion(amount_minor: int, kept_minor: int, paid_minor: int) -> int:
     """Scale ``amount_minor`` by kept/paid, rounding down to a whole minor unit.
 

@@ -151,6 +151,7 @@ class ForwarderBatch:
                 "steps": [type(s).__name__ for s in result.steps],
                 "applied_key": result.state.applied_key,
                 "applied_minor": result.state.applied_minor,
+                "currency": result.state.currency,
             },
         )
 
