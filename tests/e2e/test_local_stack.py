@@ -33,6 +33,18 @@ def test_starts_prints_its_urls_and_forwards_a_referred_payment_once(harness: Ha
     assert harness.active() == {key: (49.0, "user-1")}
     assert harness.api_state()["customers"]["user-1"]["partner"] == "anna"
 
+    # The terminal: readable lines, one per request and per message; JSON goes to the file.
+    time.sleep(0.5)
+    terminal = [line.removeprefix("[affiliate-bridge] ") for line in stack.stderr]
+    requests_seen = [line for line in terminal if " POST /stripe " in line]
+    assert len(requests_seen) == len(deliveries), terminal
+    assert all(" -> 200 enqueued " + key in line for line in requests_seen)
+    assert any(f"forwarded sale {key}" in line and "49.00 USD" in line for line in terminal), terminal
+    assert not [line for line in terminal if line.lstrip().startswith("{")], "JSON on the terminal"
+    logged = [json.loads(line) for line in (stack.state_dir / "bridge.log").read_text().splitlines()]
+    assert any(entry.get("message") == "message forwarded" for entry in logged)
+    assert any("_aws" in entry for entry in logged), "EMF metrics belong in the log file"
+
 
 def test_signature_rotation_and_bad_signature_over_http(harness: Harness) -> None:
     harness.start()
