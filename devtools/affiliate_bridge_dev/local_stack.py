@@ -149,6 +149,14 @@ class LocalStack:
 
         observability.logger.addHandler(TerminalLines(observability.logger.get_current_keys, _say))
 
+    def console_page(self) -> str:
+        from affiliate_bridge_dev import console
+
+        data = console.gather(
+            self.dynamodb, self.resources.table_name, self.sqs, self.resources.dead_letter_queue_url, self.sandbox
+        )
+        return console.render(data)
+
     def _locked(self, handler: Any) -> Any:
         def invoke(event: dict[str, Any], context: Any) -> Any:
             with self.invoke_lock:
@@ -307,12 +315,8 @@ def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
         def _invoke(self) -> None:
             path = self.path.split("?", 1)[0].rstrip("/")
             query = self.path.split("?", 1)[1] if "?" in self.path else ""
-            if self.command == "GET" and path in ("", "/health"):
-                self._reply(
-                    200,
-                    json.dumps({"status": "ready", "routes": sorted(ROUTES)}).encode(),
-                    {"content-type": "application/json"},
-                )
+            if path in ("", "/health", "/console", "/console/faults"):
+                self._console(path, query)
                 return
             name = ROUTES.get(path)
             if name is None:
@@ -335,6 +339,14 @@ def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
             status = int(response.get("statusCode", 200))
             self._reply(status, raw, dict(response.get("headers") or {}))
             _say(request_line(path, body, status, raw, time.monotonic() - began))
+
+        def _console(self, path: str, query: str) -> None:
+            from affiliate_bridge_dev.console import respond
+
+            length = min(int(self.headers.get("Content-Length") or 0), 10_000)
+            body = self.rfile.read(length) if length else b""
+            accept = self.headers.get("Accept") or ""
+            self._reply(*respond(self.command, path, query, accept, body, stack.console_page, stack.sandbox))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _invoke  # noqa: N815 - http.server names
 
