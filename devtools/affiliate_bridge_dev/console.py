@@ -235,10 +235,16 @@ def _holdings(data: ConsoleData) -> str:
     return _table(["partner", "transactions", "total (API amounts)", "held"], rows, "The API holds nothing yet.")
 
 
+def _identifier(parked_pk: str) -> str:
+    """``PARKED#stripe_customer#cus_1`` -> ``stripe customer cus_1``."""
+    kind, _, value = parked_pk.removeprefix(keys.PARKED).partition("#")
+    return f"{kind.replace('_', ' ')} {value}"
+
+
 def _parked(data: ConsoleData) -> str:
     rows = [
         [
-            _e(p["pk"].removeprefix(keys.PARKED).replace("#", ": ", 1)),
+            _e(_identifier(p["pk"])),
             f"<code>{_e(p.get('parked_transaction_key'))}</code>",
             _e(_money(p.get("paid_minor"), p.get("currency"))),
             _e(_when(p.get("occurred_at"))),

@@ -157,3 +157,12 @@ def test_the_readme_walkthrough_runs_as_written(new_user: NewUser) -> None:
     assert by_customer.get("cus_456") == [25.0]  # a checkout-only customer: key = its provider id
     partners = {c["key"]: c.get("partner") for c in new_user.sandbox()["customers"].values()}
     assert partners["user-2"] == "ben" and partners["user-4"] == "anna" and partners["user-3"] == "cleo"
+
+    # The console the README points at, over HTTP: the same story in one page.
+    page = requests.get(f"http://127.0.0.1:{new_user.port}/", timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for shown in ("36.75 USD", "12.25 USD", "<td>ben</td><td>3</td>", "<td>anna</td><td>2</td>", "cleo"):
+        assert shown in page.text, shown
+    assert "reversal kept: no sale seen yet" in page.text  # pi_NoSuchPayment
+    assert "The dead-letter queue is empty." in page.text  # redriven
+    assert "Injected now: none" in page.text  # the one fault was used up
