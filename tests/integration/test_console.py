@@ -19,7 +19,7 @@ def _page(bridge: Bridge) -> str:
 
 
 def _row(page: str, needle: str) -> str:
-    rows = [row for row in re.findall(r"<tr>(.*?)</tr>", page, re.S) if needle in row]
+    rows: list[str] = [row for row in re.findall(r"<tr>(.*?)</tr>", page, re.S) if needle in row]
     assert rows, f"no row with {needle}"
     return rows[0]
 
