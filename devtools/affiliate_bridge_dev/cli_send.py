@@ -24,6 +24,7 @@ from affiliate_bridge_dev.senders import paddle_signature_header, stripe_signatu
 from affiliate_bridge_dev.targets import Target, TargetError
 
 LAST_PAYMENT_FILE = "cli-last-payment.json"
+PAYMENT_PREFIXES = ("pi", "in", "txn")  # ids a reversal can take from the last payment sent
 
 STRIPE_TYPES = {
     "checkout.session.completed": "a Checkout payment (the default); --mode subscription for a first"
@@ -53,9 +54,9 @@ def provider_id(prefix: str) -> Callable[[str], str]:
 
     def parse(value: str) -> str:
         if not pattern.fullmatch(value):
+            hint = ", or leave the option out to use the last payment sent" if prefix in PAYMENT_PREFIXES else ""
             raise argparse.ArgumentTypeError(
-                f"{value!r} is not a {prefix}_ id (letters and digits after {prefix}_):"
-                " use a real id, or leave the option out to use the last payment sent"
+                f"{value!r} is not a {prefix}_ id (letters and digits after {prefix}_): use a real id{hint}"
             )
         return value
 
@@ -160,6 +161,8 @@ def _stripe_sale(args: argparse.Namespace, fields: Mapping[str, str]) -> tuple[l
 def _stripe_reversal(args: argparse.Namespace, last: Mapping[str, Any]) -> dict[str, Any]:
     version = stripe_samples.LEGACY if args.api_version == "legacy" else stripe_samples.BASIL
     intent, invoice = _reversal_refs(args, last)
+    if args.payment_intent or args.invoice:
+        last = {}  # another payment: nothing of the last one applies
     amount = args.amount if args.amount is not None else int(last.get("amount") or 4900)
     currency = args.currency or str(last.get("currency") or args.default_currency)
     if args.type == "charge.refunded":
@@ -240,6 +243,8 @@ def build_paddle(
 
 
 def _adjustment(args: argparse.Namespace, last: Mapping[str, Any]) -> dict[str, Any]:
+    if args.transaction:
+        last = {}  # another transaction: nothing of the last one applies
     transaction = args.transaction or last.get("transaction")
     if not transaction:
         raise TargetError(f"{args.type} needs a transaction: send a sale first, or pass --transaction txn_...")

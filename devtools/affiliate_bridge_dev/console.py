@@ -10,6 +10,7 @@ passes through ``html.escape``.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,9 +135,10 @@ def _e(value: object) -> str:
 
 
 def _when(seconds: object) -> str:
+    """UTC, without the zone: every time column's header says UTC."""
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(seconds)))
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(seconds)))
 
 
 def _money(minor: object, currency: object) -> str:
@@ -153,7 +155,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str) ->
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _outcome(state: PaymentState, events: Sequence[Mapping[str, Any]]) -> str:
+def _outcome(state: PaymentState, events: Sequence[Mapping[str, Any]], dead: bool) -> str:
+    if dead:
+        return '<span class="bad">in the dead-letter queue</span>'
     if state.merged_into:
         return f'<span class="muted">moved to <code>{_e(state.merged_into)}</code></span>'
     if state.pending is not None:
@@ -167,7 +171,7 @@ def _outcome(state: PaymentState, events: Sequence[Mapping[str, Any]]) -> str:
     return '<span class="warn">not credited yet</span>'
 
 
-def _payment_row(state: PaymentState, events: Sequence[Mapping[str, Any]]) -> list[str]:
+def _payment_row(state: PaymentState, events: Sequence[Mapping[str, Any]], dead: bool) -> list[str]:
     sale, currency = state.sale, state.currency
     first = min((e.get("first_seen_at", 0) for e in events), default=0)
     reversed_minor = state.reversals.total_reversed()
@@ -180,14 +184,20 @@ def _payment_row(state: PaymentState, events: Sequence[Mapping[str, Any]]) -> li
         _e(_money(sale.paid_minor, currency) if sale else "-"),
         _e(_money(sale.commissionable_minor, currency) if sale else "-"),
         _e(_money(reversed_minor, currency) if reversed_minor else "-"),
-        f"<code>{_e(state.applied_key or '-')}</code> {_e(_money(state.applied_minor, currency))}",
-        _outcome(state, events),
+        f"<code>{_e(state.applied_key)}</code> {_e(_money(state.applied_minor, currency))}"
+        if state.applied_key
+        else "nothing",
+        _outcome(state, events, dead),
     ]
 
 
 def _payments(data: ConsoleData) -> str:
-    rows = [_payment_row(state, data.events_of(state.transaction_key)) for state in data.payments]
-    headers = ["first seen", "payment", "customer", "partner", "rule", "paid", "commissionable", "reversed"]
+    dead = {_letter_body(letter).get("transaction_key") for letter in data.dead_letters}
+    rows = [
+        _payment_row(state, data.events_of(state.transaction_key), state.transaction_key in dead)
+        for state in data.payments
+    ]
+    headers = ["first seen (UTC)", "payment", "customer", "partner", "rule", "paid", "commissionable", "reversed"]
     return _table([*headers, "API holds", "outcome"], rows, "No payment forwarded yet.")
 
 
@@ -205,7 +215,7 @@ def _events(data: ConsoleData) -> str:
         ]
         for e in data.events[:RECENT_EVENTS]
     ]
-    headers = ["last seen", "provider", "type", "event", "outcome", "payment", "partner", "reason"]
+    headers = ["last seen (UTC)", "provider", "type", "event", "outcome", "payment", "partner", "reason"]
     return _table(headers, rows, "No webhook received yet.")
 
 
@@ -252,20 +262,22 @@ def _parked(data: ConsoleData) -> str:
         ]
         for p in data.parked
     ]
-    headers = ["waiting for a referral of", "payment", "paid", "paid at", "parked until"]
+    headers = ["waiting for a referral of", "payment", "paid", "paid at (UTC)", "parked until (UTC)"]
     return _table(headers, rows, "No payment is waiting for a referral.")
 
 
-def _dead_letters(data: ConsoleData) -> str:
-    import json
+def _letter_body(letter: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        body = json.loads(letter["body"])
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
+
+def _dead_letters(data: ConsoleData) -> str:
     rows = []
     for letter in data.dead_letters:
-        try:
-            body = json.loads(letter["body"])
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
+        body = _letter_body(letter)
         rows.append(
             [
                 f"<code>{_e(letter.get('source_message_id') or letter['message_id'])}</code>",
@@ -277,7 +289,7 @@ def _dead_letters(data: ConsoleData) -> str:
                 _e(_when(int(letter["failed_at"])) if str(letter.get("failed_at", "")).isdigit() else "-"),
             ]
         )
-    headers = ["message", "payment", "kind", "reason", "status", "detail", "failed at"]
+    headers = ["message", "payment", "kind", "reason", "status", "detail", "failed at (UTC)"]
     return _table(headers, rows, "The dead-letter queue is empty.")
 
 
@@ -310,7 +322,8 @@ h1{font-size:20px;margin:0 0 .2em} h2{font-size:16px;margin:1.6em 0 .4em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border-bottom:1px solid #e3e6ea;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f5;font-weight:600} code{font-size:12px}
-.ok{color:#137333;font-weight:600} .warn{color:#b06000;font-weight:600} .muted,.empty{color:#68707d}
+.ok{color:#137333;font-weight:600} .warn{color:#b06000;font-weight:600} .bad{color:#b3261e;font-weight:600}
+.muted,.empty{color:#68707d} td:first-child{white-space:nowrap} code{word-break:break-all}
 form{display:inline-block;margin-right:1em} input{font:inherit}
 """
 

@@ -54,7 +54,8 @@ def test_parked_dead_lettered_and_orphan_reversals_are_shown(bridge: Bridge) -> 
     bridge.drain()
     page = _page(bridge)
     parked = _row(page, stranger["payment_intent"])
-    assert "stripe customer cus_stranger" in parked and "10.00 USD" in parked and "UTC" in parked
+    assert "stripe customer cus_stranger" in parked and "10.00 USD" in parked
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", parked)
     assert "reversal kept: no sale seen yet" in _row(page, "stripe-pi_x1</code></td>")
     letter = _row(page, f"stripe-{doomed['payment_intent']}</code></td><td>sale")
     assert "affiliate_api_rejected" in letter and "422" in letter

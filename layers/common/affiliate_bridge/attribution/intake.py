@@ -12,6 +12,7 @@ the provider retries; the retry is deduplicated by SQS or folded idempotently.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, replace
 
 from affiliate_bridge.attribution.rules import attribute
@@ -57,6 +58,11 @@ class Outcome(enum.StrEnum):
 
 
 NO_SALE_SEEN = "no sale seen for this payment yet: the reversal is kept and applied when its sale arrives"
+
+
+def _utc(seconds: int) -> str:
+    """A date a person reads in a webhook's reply and in explain, not unix seconds."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
 def _payment_kind(event: NormalisedEvent) -> str | None:
@@ -233,7 +239,7 @@ class Intake:
             Outcome.UNATTRIBUTED,
             payment.transaction_key,
             attribution=attribution,
-            reason=f"no referral matched; parked for a late referral until {expires_at} (unix time)",
+            reason=f"no referral matched; parked for a late referral until {_utc(expires_at)}",
         )
 
     def _attribute_by(self, identifiers: list[Identifier]) -> Attribution:
