@@ -25,7 +25,6 @@ from typing import Any
 
 import requests
 
-from affiliate_bridge.storage import keys
 from affiliate_bridge_dev.cli_errors import BROKEN_PIPE, COULD_NOT_ASK, describe
 from affiliate_bridge_dev.cli_send import add_send_parsers, provider_id
 from affiliate_bridge_dev.local_config import load_config
@@ -113,7 +112,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         message = _summary(letter.body)
         rows.append(
             {
-                "message_id": letter.message_id,
+                "message_id": letter.origin_message_id,
                 "transaction_key": message.get("transaction_key"),
                 "kind": message.get("kind"),
                 "reason": letter.attributes.get("failure_reason", "retries exhausted"),
@@ -135,13 +134,14 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 def cmd_dlq_show(args: argparse.Namespace) -> int:
     target = _target(args)
     for letter in list_dead_letters(target.client("sqs"), target.dead_letter_queue_url):
-        if letter.message_id == args.message_id:
-            print(
-                json.dumps(
-                    {"message_id": letter.message_id, "attributes": letter.attributes, "body": _summary(letter.body)},
-                    indent=2,
-                )
-            )
+        if letter.named(args.message_id):
+            shown = {
+                "message_id": letter.origin_message_id,
+                "sqs_message_id": letter.message_id,
+                "attributes": letter.attributes,
+                "body": _summary(letter.body),
+            }
+            print(json.dumps(shown, indent=2))
             return 0
     print(f"no dead letter {args.message_id}", file=sys.stderr)
     return 1
@@ -157,10 +157,10 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         target.queue_url,
         None if args.all else set(args.message_ids),
     )
-    for index, message_id in enumerate(moved, 1):
-        print(f"[{index}/{len(moved)}] redriven {message_id}", file=sys.stderr)
+    for index, letter in enumerate(moved, 1):
+        print(f"[{index}/{len(moved)}] redriven {letter.origin_message_id} ({letter.transaction_key})", file=sys.stderr)
     print(f"redriven {len(moved)} message(s) to the transactions queue")
-    missing = set(args.message_ids or ()) - set(moved)
+    missing = {wanted for wanted in args.message_ids or () if not any(letter.named(wanted) for letter in moved)}
     left = queue_count(target.client("sqs"), target.dead_letter_queue_url)
     if missing:
         print(
@@ -175,70 +175,16 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 
 # -- explain -----------------------------------------------------------------------------
 def cmd_explain(args: argparse.Namespace) -> int:
+    from affiliate_bridge_dev.explain_report import build, render
+
     target = _target(args)
     result = explain(target.client("dynamodb"), target.table_name, args.id)
     if not result.found:
-        print(f"nothing recorded for {args.id}")
+        print(f"nothing recorded for {args.id}", file=sys.stderr)
         return 1
-    print(f"== {args.id}")
-    if result.referral:
-        referral = result.referral
-        status = "deleted" if referral.get("deleted") else "active"
-        print(
-            f"\nReferral: customer {args.id} -> partner {referral.get('partner_key')} ({status}, source"
-            f" {referral.get('source')}, {age(referral.get('created_at'))})"
-        )
-        for conflict in result.conflicts:
-            print(
-                f"  conflict: {conflict.get('claimed_partner_key')} claimed it {age(conflict.get('at'))};"
-                f" {conflict.get('kept_partner_key')} kept it (first touch)"
-            )
-        for stale in result.stale:
-            print(
-                f"  stale platform delivery {age(stale.get('at'))}: it was written at"
-                f" {_iso_ms(stale.get('delivery_at_ms'))}, a newer one ({_iso_ms(stale.get('applied_at_ms'))})"
-                " was already applied, so it changed nothing"
-            )
-    print("\nEvents (signature verified; every decision recorded):")
-    table(
-        [
-            {
-                "event": keys.event_id_of(e["pk"]),
-                "type": e.get("event_type"),
-                "outcome": e.get("outcome"),
-                "rule": e.get("attribution_rule"),
-                "trail": " > ".join(e.get("attribution_trail") or []),
-                "partner": e.get("partner_key"),
-                "message_id": e.get("message_id"),
-                "deliveries": e.get("deliveries"),
-                "reason": e.get("reason"),
-            }
-            for e in result.events
-        ],
-        ["event", "type", "outcome", "rule", "trail", "partner", "message_id", "deliveries", "reason"],
-    )
-    for transaction_key in result.transaction_keys:
-        state = result.states.get(transaction_key)
-        print(f"\nPayment {transaction_key}:")
-        if state:
-            sale = state.get("sale") or {}
-            currency = state.get("currency") or ""
-            print(
-                f"  sale: {sale.get('commissionable_minor', '-')} of {sale.get('paid_minor', '-')} {currency} (minor"
-                f" units) for customer {sale.get('customer_key', '-')}, partner {sale.get('partner_key', '-')}"
-            )
-            print(f"  refunds: {state.get('refunds') or {}}  disputes: {state.get('disputes') or {}}")
-            applied = state.get("applied_key") or "nothing"
-            print(f"  at the affiliate API: {applied} ({state.get('applied_minor', 0)} minor units)")
-        else:
-            print("  no forwarder state (not enqueued, or not processed yet)")
-        attempts = result.attempts.get(transaction_key, [])
-        if attempts:
-            print("  forward attempts:")
-            table(
-                [{**a, "when": age(a.get("at"))} for a in attempts],
-                ["when", "call", "key", "amount_minor", "status", "result", "event_id"],
-            )
+    letters = list_dead_letters(target.client("sqs"), target.dead_letter_queue_url) if result.transaction_keys else []
+    report = build(result, letters)
+    print(json.dumps(report, indent=2) if args.json else render(report), end="\n" if args.json else "")
     return 0
 
 
@@ -269,18 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_referrals_add)
     referrals.add_parser("list", help="every referral in the table, oldest first").set_defaults(func=cmd_referrals_list)
 
-    dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(dest="action", required=True)
-    dlq.add_parser("list").set_defaults(func=cmd_dlq_list)
-    show = dlq.add_parser("show")
-    show.add_argument("message_id")
+    dlq = commands.add_parser("dlq", help="messages the forwarder gave up on: list, show, redrive")
+    actions = dlq.add_subparsers(dest="action", required=True, metavar="{list,show,redrive}")
+    actions.add_parser(
+        "list", help="every dead letter: message id (as explain shows it), payment, reason, when"
+    ).set_defaults(func=cmd_dlq_list)
+    show = actions.add_parser("show", help="one dead letter in full: the API's answer and the message")
+    show.add_argument("message_id", help="a message id from dlq list or explain")
     show.set_defaults(func=cmd_dlq_show)
-    again = dlq.add_parser("redrive")
-    again.add_argument("message_ids", nargs="*")
-    again.add_argument("--all", action="store_true")
+    again = actions.add_parser("redrive", help="move dead letters back to the queue, in order, once fixed")
+    again.add_argument("message_ids", nargs="*", help="message ids from dlq list (or use --all)")
+    again.add_argument("--all", action="store_true", help="every dead letter, even past ten in one FIFO group")
     again.set_defaults(func=cmd_dlq_redrive)
 
-    explain_cmd = commands.add_parser("explain", help="every decision taken for an event or payment id")
-    explain_cmd.add_argument("id", help="event id (evt_...), payment id (in_, pi_) or transaction key")
+    explain_cmd = commands.add_parser(
+        "explain", help="was it credited, and why: a verdict, then every decision recorded"
+    )
+    explain_cmd.add_argument(
+        "id", help="an event id (evt_...), a payment id (pi_, in_, txn_), a transaction key or a customer key"
+    )
+    explain_cmd.add_argument("--json", action="store_true", help="the same as a JSON document, for scripts")
     explain_cmd.set_defaults(func=cmd_explain)
     return parser
 

@@ -6,6 +6,7 @@ them directly against the local stack or moto.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from affiliate_bridge.domain.events import transaction_key as key_of_payment
+from affiliate_bridge.domain.messages import ORIGIN_MESSAGE_ID
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, key
 
@@ -32,6 +34,8 @@ FAILURE_ATTRIBUTES = (
     "failure_body",
     "failed_at",
     "source_message_id",
+    "origin_message_id",
+    "redriven_from",
 )
 
 
@@ -74,10 +78,50 @@ def explain(dynamodb: Any, table: str, identifier: str) -> Explanation:
     _customer_records(dynamodb, table, identifier, result)
     found_keys = _events_named(dynamodb, table, identifier, result)
     found_keys += _payments_named(dynamodb, table, identifier)
+    if result.referral is not None:
+        found_keys += payments_of_customer(dynamodb, table, identifier)
+    found_keys += _parked_under(dynamodb, table, identifier)
     for transaction_key in dict.fromkeys(found_keys):
         _payment_records(dynamodb, table, transaction_key, result)
     result.events.sort(key=lambda e: e.get("first_seen_at", 0))
     return result
+
+
+def payments_of_customer(dynamodb: Any, table: str, customer_key: str) -> list[str]:
+    """The payments whose sale names this customer. There is no index by customer (the
+    functions never need one), so this scans the table, paginated: fine for an operator's
+    question, not for a hot path."""
+    found: list[tuple[int, str]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "sk = :state AND sale.customer_key = :customer",
+        "ExpressionAttributeValues": {":state": {"S": keys.STATE_SK}, ":customer": {"S": customer_key}},
+    }
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for item in map(from_item, page.get("Items", [])):
+            found.append((int(item.get("sale_occurred_at") or 0), str(item["transaction_key"])))
+        if "LastEvaluatedKey" not in page:
+            return [key for _, key in sorted(found)]
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _parked_under(dynamodb: Any, table: str, provider_customer_id: str) -> list[str]:
+    """Payments parked under a provider customer id (cus_..., ctm_...) that no referral
+    claimed yet: explain of that id then shows them as unattributed."""
+    from affiliate_bridge.domain.referrals import provider_customer_kind
+
+    found: list[str] = []
+    for provider in _providers():
+        items = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.parked_under(provider_customer_kind(provider), provider_customer_id)}
+            },
+        ).get("Items", [])
+        found += [str(from_item(item)["parked_transaction_key"]) for item in items]
+    return found
 
 
 def _customer_records(dynamodb: Any, table: str, customer_key: str, result: Explanation) -> None:
@@ -166,6 +210,24 @@ class DeadLetter:
     attributes: dict[str, str]
     receive_count: int
 
+    @property
+    def origin_message_id(self) -> str:
+        """The id the webhook's enqueue got, which the ledger and explain show: a
+        dead letter sent by the forwarder or moved by a redrive has a new SQS id."""
+        return self.attributes.get("source_message_id") or self.attributes.get(ORIGIN_MESSAGE_ID) or self.message_id
+
+    def named(self, message_id: str) -> bool:
+        return message_id in (self.message_id, self.origin_message_id)
+
+    @property
+    def transaction_key(self) -> str | None:
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            return None
+        key = body.get("transaction_key") if isinstance(body, dict) else None
+        return key if isinstance(key, str) else None
+
 
 def _letter(message: dict[str, Any]) -> DeadLetter:
     attributes = message.get("Attributes", {})
@@ -228,18 +290,18 @@ def list_dead_letters(sqs: Any, dlq_url: str) -> list[DeadLetter]:
     return letters
 
 
-def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None = None) -> list[str]:
+def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None = None) -> list[DeadLetter]:
     """Move dead letters (all, or those named) back to the transactions queue, in order.
 
     Each is sent and deleted as soon as it is received, so the rest of its FIFO group
     becomes reachable. A named message stuck behind unnamed ones of its group cannot be
     reached without moving those; the caller compares what was moved with what it asked.
     """
-    moved: list[str] = []
+    moved: list[DeadLetter] = []
     skipped: list[DeadLetter] = []
 
     def move(letter: DeadLetter) -> bool:
-        if message_ids is not None and letter.message_id not in message_ids:
+        if message_ids is not None and not any(letter.named(wanted) for wanted in message_ids):
             skipped.append(letter)
             return False
         kwargs: dict[str, Any] = {
@@ -250,14 +312,17 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str, message_ids: set[str] | None
                 for name, value in letter.attributes.items()
                 if name not in FAILURE_ATTRIBUTES and value
             }
-            | {"redriven_from": {"DataType": "String", "StringValue": letter.message_id}},
+            | {
+                "redriven_from": {"DataType": "String", "StringValue": letter.message_id},
+                ORIGIN_MESSAGE_ID: {"DataType": "String", "StringValue": letter.origin_message_id},
+            },
         }
         if queue_url.endswith(".fifo"):
             kwargs["MessageGroupId"] = letter.group or "redriven"
             kwargs["MessageDeduplicationId"] = f"redrive-{letter.message_id}-{uuid.uuid4().hex[:8]}"
         sqs.send_message(**kwargs)
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
-        moved.append(letter.message_id)
+        moved.append(letter)
         return True
 
     _receive_all(sqs, dlq_url, hold_seconds=60, consume=move)

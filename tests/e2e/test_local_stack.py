@@ -82,6 +82,12 @@ def test_permanent_failure_ends_in_the_dead_letter_queue_and_is_redriven(harness
     listing = harness.cli("dlq", "list").stdout
     assert "affiliate_api_rejected" in listing and "422" in listing
     assert harness.active() == {}
+    waiting = harness.cli("explain", key)
+    assert waiting.stdout.startswith(f"{key}: dead letter"), waiting.stdout
+    ledger_message_id = json.loads(harness.cli("explain", key, "--json").stdout)["payments"][0]["events"][0][
+        "message_id"
+    ]
+    assert ledger_message_id in listing  # dlq list names it as explain does
     redriven = harness.cli("dlq", "redrive", "--all")
     assert redriven.returncode == 0 and "redriven 1 message" in redriven.stdout
     harness.wait_for(lambda: key in harness.active())
@@ -89,8 +95,10 @@ def test_permanent_failure_ends_in_the_dead_letter_queue_and_is_redriven(harness
 
     explained = harness.cli("explain", key)
     assert explained.returncode == 0, explained.stderr
-    assert "enqueued" in explained.stdout and "provider_customer_id" in explained.stdout
-    assert "PermanentError" in explained.stdout and "POST /v1/transactions" in explained.stdout
+    assert explained.stdout.startswith(f"{key}: credited"), explained.stdout
+    assert "Credited 10.00 USD to partner cleo" in explained.stdout and "rule provider_customer_id" in explained.stdout
+    assert "refused 422" in explained.stdout and "ok 201" in explained.stdout  # both calls, in order
+    assert all(len(line) <= 100 for line in explained.stdout.splitlines())
 
 
 def test_queued_messages_survive_a_restart(harness: Harness) -> None:

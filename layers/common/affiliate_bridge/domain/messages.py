@@ -24,6 +24,9 @@ from affiliate_bridge.errors import UnreadableMessage
 SCHEMA_VERSION = 1
 
 
+# A redriven message's attribute naming the first enqueue's message id (the ledger's).
+ORIGIN_MESSAGE_ID = "origin_message_id"
+
 # What a message carries; the ledger files each accepted event under the same word.
 SALE_KIND = "sale"
 REVERSAL_KIND = "reversal"

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from affiliate_bridge.domain.identity import redact_emails
-from affiliate_bridge.domain.messages import TransactionMessage
+from affiliate_bridge.domain.messages import ORIGIN_MESSAGE_ID, TransactionMessage
 from affiliate_bridge.edge import observability as obs
 from affiliate_bridge.errors import (
     DeadlineReached,
@@ -45,6 +45,12 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds:
     exponential = min(base_seconds * (1 << max(receive_count - 1, 0)), max_seconds)
     wanted = max(exponential, int(retry_after or 0))
     return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
+
+
+def _origin_message_id(record: SQSRecord) -> str:
+    attribute = record.message_attributes[ORIGIN_MESSAGE_ID]
+    origin = attribute.string_value if attribute is not None else None
+    return origin or record.message_id
 
 
 def count(name: str, provider: str, value: int = 1) -> None:
@@ -194,7 +200,9 @@ class ForwarderBatch:
             "failure_reason": {"DataType": "String", "StringValue": reason},
             "failure_detail": {"DataType": "String", "StringValue": detail[:1000] or reason},
             "failed_at": {"DataType": "Number", "StringValue": str(int(time.time()))},
-            "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+            # The id the webhook's enqueue got (the ledger's and explain's message id), kept
+            # across redrives, so `dlq list` and `explain` name a dead letter the same way.
+            "source_message_id": {"DataType": "String", "StringValue": _origin_message_id(record)},
         }
         if status is not None:
             attributes["failure_status"] = {"DataType": "Number", "StringValue": str(status)}
