@@ -101,17 +101,17 @@ def _from_events(view: PaymentView) -> Verdict:
     ):
         if outcome in outcomes and not ({"enqueued", "enqueued_late"} & set(outcomes)):
             return Verdict(code, lead + str(outcomes[outcome].get("reason") or outcome) + ".")
-    retries = [a for a in view.attempts if a.get("result") == RETRYABLE]
-    if retries:
-        last = retries[-1]
-        return Verdict(
-            "retrying",
-            f"Retrying: the affiliate API answered {last.get('status') or 'no answer'} at {when(last.get('at'))}"
-            f" ({last.get('detail') or 'busy'}); SQS delivers it again after a backoff.",
-        )
     if {"enqueued", "enqueued_late"} & set(outcomes):
         return Verdict("queued", "Accepted and queued; the forwarder has not processed it yet.")
     return Verdict("recorded", "Recorded; nothing was sent for it.")
+
+
+def _retrying(last: Mapping[str, Any]) -> Verdict:
+    return Verdict(
+        "retrying",
+        f"Retrying: the affiliate API answered {last.get('status') or 'nothing'} at {when(last.get('at'))}"
+        f" ({last.get('detail') or 'busy'}); SQS delivers it again after a backoff.",
+    )
 
 
 def payment_verdict(view: PaymentView) -> Verdict:
@@ -125,6 +125,8 @@ def payment_verdict(view: PaymentView) -> Verdict:
             f"Waiting in the dead-letter queue: {reason}{f' ({status})' if status else ''}: {detail[:120]}"
             f" (message {letter.origin_message_id}). Fix the cause, then: affiliate-bridge dlq redrive --all",
         )
+    if view.attempts and view.attempts[-1].get("result") == RETRYABLE:
+        return _retrying(view.attempts[-1])
     if view.state is not None:
         verdict = _from_state(view, view.state)
         if verdict is not None:
@@ -209,6 +211,9 @@ def _payment_json(view: PaymentView) -> dict[str, Any]:
 def build(explanation: Explanation, letters: Sequence[DeadLetter]) -> dict[str, Any]:
     """The JSON document: stable keys, times as UTC dates, amounts in minor units."""
     views = payment_views(explanation, letters)
+    shown = {view.transaction_key for view in views}
+    # An alias key whose facts moved to a payment that is shown anyway adds nothing.
+    views = [v for v in views if not (v.state and v.state.merged_into and v.state.merged_into in shown)]
     payments = [_payment_json(view) for view in views]
     loose = [_event_json(e) for e in explanation.events if not e.get("transaction_key")]
     if len(payments) == 1:
