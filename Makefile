@@ -17,11 +17,11 @@ help:
 	@echo "make build      sam build (needs python3.13; found via pyenv if not on PATH)"
 	@echo "make bench      cold start, hot path and forwarder throughput figures"
 
+# setuptools' "editable installation" notice concerns layouts unlike ours: silenced, not an error.
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.lock
-	# setuptools' "editable installation" notice is for layouts unlike ours; silenced, not errors.
 	PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel" $(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
