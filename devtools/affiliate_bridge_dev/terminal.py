@@ -20,8 +20,14 @@ from affiliate_bridge.domain.money import format_minor
 Say = Callable[[str], None]
 
 
+def printable(text: str) -> str:
+    """Request bodies are untrusted, even unsigned ones: an escape sequence in an event
+    type must not repaint the operator's terminal or forge a line."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def say(message: str) -> None:
-    print(f"[affiliate-bridge] {message}", file=sys.stderr, flush=True)
+    print(f"[affiliate-bridge] {printable(message)}", file=sys.stderr, flush=True)
 
 
 def _clock() -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from affiliate_bridge.domain.money import format_minor
-from affiliate_bridge_dev.terminal import TerminalLines, forwarder_line, request_line
+from affiliate_bridge_dev.terminal import TerminalLines, forwarder_line, request_line, say
 
 
 def test_a_request_line_names_the_event_and_the_answer() -> None:
@@ -69,3 +71,10 @@ def test_amounts_follow_the_currency_exponent() -> None:
     assert format_minor(1500, "kwd") == "1.500 KWD"
     assert format_minor(5, "eur") == "0.05 EUR"
     assert format_minor(7, "???") == "7 ??? (minor units)"
+
+
+def test_escape_sequences_in_unsigned_bodies_never_reach_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    body = json.dumps({"type": "\x1b[2J\x1b[Hforged\nline", "id": "evt_\r1"}).encode()
+    say(request_line("/stripe", body, 400, b'{"error":"signature_mismatch"}', 0.0))
+    shown = capsys.readouterr().err
+    assert "\x1b" not in shown and "\r" not in shown and shown.count("\n") == 1
