@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from affiliate_bridge.errors import ConfigurationError
+from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
 from affiliate_bridge_dev.local_config import LocalConfig, load_config
 from affiliate_bridge_dev.targets import ENDPOINTS_FILE
-from affiliate_bridge_dev.terminal import say
+from affiliate_bridge_dev.terminal import request_line, say
 
 ROUTES = {
     "/stripe": "stripe_webhook",
@@ -282,6 +283,17 @@ def _bind(factory: Any, address: tuple[str, int], handler: Any, setting: str) ->
         ) from None
 
 
+def _refused_length(header: str | None, limit: int) -> tuple[int, bytes, dict[str, str]] | None:
+    """What a function URL answers for a body it will not read (nothing when it will)."""
+    json_type = {"content-type": "application/json"}
+    value = (header or "0").strip()
+    if not value.isdigit():
+        return 400, b'{"error":"bad_content_length"}', json_type
+    if int(value) > limit:
+        return 413, b'{"error":"body_too_large"}', json_type
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -289,68 +301,78 @@ def _free_port() -> int:
         return port
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """Function URL doorways for the handlers, the console, and /health."""
+
+    stack: LocalStack  # set by _make_http_handler
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: a routed request gets its own readable line (terminal.request_line),
+        and console page loads (every few seconds) would drown it."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see partnero_sandbox
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _invoke(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        if path in ("", "/health", "/console", "/console/faults"):
+            self._console(path, query)
+            return
+        name = ROUTES.get(path)
+        if name is None:
+            self._reply(404, b'{"error":"not_found"}', {"content-type": "application/json"})
+            return
+        body = self._body(MAX_REQUEST_BYTES)
+        if body is None:
+            return
+        began = time.monotonic()
+        event = function_url_event(
+            self.command, path, body, dict(self.headers.items()), query=query, source_ip=self.client_address[0]
+        )
+        with self.stack.invoke_lock:
+            response = self.stack.handlers[name](event, FakeLambdaContext(name))
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        status = int(response.get("statusCode", 200))
+        self._reply(status, raw, dict(response.get("headers") or {}))
+        _say(request_line(path, body, status, raw, time.monotonic() - began))
+
+    def _body(self, limit: int) -> bytes | None:
+        """The request body, or None once refused: a Content-Length that is not a
+        number, or over ``limit``, is answered here and the connection closed."""
+        refusal = _refused_length(self.headers.get("Content-Length"), limit)
+        if refusal is not None:
+            self._reply(*refusal)
+            self.close_connection = True
+            return None
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _console(self, path: str, query: str) -> None:
+        from affiliate_bridge_dev.console import respond
+
+        body = self._body(10_000)
+        if body is None:
+            return
+        accept = self.headers.get("Accept") or ""
+        self._reply(*respond(self.command, path, query, accept, body, self.stack.console_page, self.stack.sandbox))
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _invoke  # noqa: N815 - http.server names
+
+
 def _make_http_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
-    from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
-    from affiliate_bridge_dev.terminal import request_line
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent: a routed request gets its own readable line (terminal.request_line),
-            and console page loads (every few seconds) would drown it."""
-
-        def setup(self) -> None:
-            super().setup()
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see partnero_sandbox
-
-        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _invoke(self) -> None:
-            path = self.path.split("?", 1)[0].rstrip("/")
-            query = self.path.split("?", 1)[1] if "?" in self.path else ""
-            if path in ("", "/health", "/console", "/console/faults"):
-                self._console(path, query)
-                return
-            name = ROUTES.get(path)
-            if name is None:
-                self._reply(404, b'{"error":"not_found"}', {"content-type": "application/json"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
-                self._reply(413, b'{"error":"body_too_large"}', {"content-type": "application/json"})
-                self.close_connection = True
-                return
-            body = self.rfile.read(length) if length else b""
-            began = time.monotonic()
-            event = function_url_event(
-                self.command, path, body, dict(self.headers.items()), query=query, source_ip=self.client_address[0]
-            )
-            with stack.invoke_lock:
-                response = stack.handlers[name](event, FakeLambdaContext(name))
-            payload = response.get("body") or ""
-            raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-            status = int(response.get("statusCode", 200))
-            self._reply(status, raw, dict(response.get("headers") or {}))
-            _say(request_line(path, body, status, raw, time.monotonic() - began))
-
-        def _console(self, path: str, query: str) -> None:
-            from affiliate_bridge_dev.console import respond
-
-            length = min(int(self.headers.get("Content-Length") or 0), 10_000)
-            body = self.rfile.read(length) if length else b""
-            accept = self.headers.get("Accept") or ""
-            self._reply(*respond(self.command, path, query, accept, body, stack.console_page, stack.sandbox))
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _invoke  # noqa: N815 - http.server names
-
-    return Handler
+    return type("Handler", (_Handler,), {"stack": stack})
 
 
 def main() -> None:

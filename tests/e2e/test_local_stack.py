@@ -232,3 +232,20 @@ def test_a_message_waiting_out_a_retry_delay_survives_a_restart(harness: Harness
     key = f"stripe-{session['payment_intent']}"
     harness.wait_for(lambda: key in harness.active(), timeout=30)
     assert harness.active() == {key: (42.0, "user-5")}
+
+
+def test_a_bad_content_length_is_refused_without_a_traceback(harness: Harness) -> None:
+    import socket
+
+    stack = harness.start()
+    answers = []
+    for length in ("abc", "-5", "99999999999", "1e3"):
+        with socket.create_connection(("127.0.0.1", harness.port), timeout=10) as conn:
+            conn.sendall(f"POST /stripe HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+            answers.append(conn.recv(200).split(b"\r\n")[0])
+    assert answers == [b"HTTP/1.1 400 Bad Request"] * 2 + [b"HTTP/1.1 413 Request Entity Too Large"] + [
+        b"HTTP/1.1 400 Bad Request"
+    ]
+    assert requests.get(stack.url + "/health", timeout=5).status_code == 200  # still serving
+    time.sleep(0.3)
+    assert not [line for line in stack.stderr if "Traceback" in line or "Exception" in line], stack.stderr
