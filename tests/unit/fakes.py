@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from affiliate_bridge.domain.referrals import (
 )
 from affiliate_bridge.errors import UnknownCustomer
 from affiliate_bridge.forwarding.state import PaymentState
-from affiliate_bridge.ports import ApiAnswer, NewCustomer
+from affiliate_bridge.ports import ApiAnswer, HeldTransaction, NewCustomer
 
 
 @dataclass
@@ -184,6 +184,10 @@ class MemoryLedger:
         if current is None or current["outcome"] == "rejected":
             self.events[(provider, event_id)] = {"event_type": event_type, "outcome": "rejected", "reason": reason}
 
+    def event_outcome(self, provider: str, event_id: str) -> str | None:
+        event = self.events.get((provider, event_id))
+        return str(event["outcome"]) if event else None
+
     def has_sale(self, transaction_key: str) -> bool:
         return any(
             e.get("transaction_key") == transaction_key and e.get("payment_kind") == "sale"
@@ -217,6 +221,9 @@ class MemoryStates:
         saved = replace(state, version=state.version + 1)
         self.states[state.transaction_key] = saved
         return saved
+
+    def all_states(self) -> Iterator[PaymentState]:
+        yield from list(self.states.values())
 
 
 @dataclass
@@ -278,6 +285,13 @@ class MemoryAffiliateApi:
     def active(self) -> dict[str, Money]:
         return {k: v["amount"] for k, v in self.transactions.items() if not v["deleted"]}
 
+    def list_transactions(self) -> Iterator[HeldTransaction]:
+        for key, held in self.transactions.items():
+            amount: Money = held["amount"]
+            yield HeldTransaction(
+                key, str(amount.to_major()), amount.currency, held["customer"], deleted=bool(held["deleted"])
+            )
+
 
 # mypy proves each fake satisfies the port it stands in for (``make lint`` covers tests/).
 _referrals: ports.ReferralStore = MemoryReferrals()
@@ -287,3 +301,6 @@ _queue: ports.Queue = MemoryQueue()
 _parking: ports.Parking = MemoryParking()
 _states: ports.StateStore = MemoryStates()
 _api: ports.AffiliateApi = MemoryAffiliateApi()
+_known: ports.KnownEvents = MemoryLedger()
+_listing: ports.AffiliateListing = MemoryAffiliateApi()
+_state_listing: ports.PaymentStateListing = MemoryStates()

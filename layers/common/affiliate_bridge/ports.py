@@ -8,7 +8,7 @@ without the type check failing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -147,3 +147,40 @@ class AttemptLog(Protocol):
     """One ledger row per call to the affiliate API, with its answer."""
 
     def record_attempt(self, transaction_key: str, attempt: Mapping[str, object]) -> None: ...
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+
+class KnownEvents(Protocol):
+    """What backfill asks the ledger before feeding an event again."""
+
+    def event_outcome(self, provider: str, event_id: str) -> str | None:
+        """The outcome recorded for this event, None when it never arrived."""
+        ...
+
+    def has_sale(self, transaction_key: str) -> bool: ...
+
+
+class PaymentStateListing(Protocol):
+    """Every payment state, for reconcile (a scan: an operator's question, not a hot path)."""
+
+    def all_states(self) -> Iterator[PaymentState]: ...
+
+
+@dataclass(frozen=True)
+class HeldTransaction:
+    """One transaction as the affiliate API lists it (amount in major units, as text)."""
+
+    key: str
+    amount: str
+    currency: str | None = None
+    customer_key: str | None = None
+    deleted: bool = False
+    created_at: int | None = None
+
+
+class AffiliateListing(Protocol):
+    """The affiliate API's own list of transactions (its documented listing, paginated)."""
+
+    def list_transactions(self) -> Iterator[HeldTransaction]: ...

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +33,7 @@ from requests.adapters import HTTPAdapter
 
 from affiliate_bridge.domain.money import Money, minor_unit_exponent
 from affiliate_bridge.errors import PermanentError, RetryableError, UnknownCustomer
-from affiliate_bridge.ports import ApiAnswer, NewCustomer
+from affiliate_bridge.ports import ApiAnswer, HeldTransaction, NewCustomer
 
 CONNECT_TIMEOUT_SECONDS = 3.05  # just over a TCP retransmit window, as requests advises
 # Among 4xx only these are worth retrying; every 5xx is (501, 505, 507, Cloudflare's 520-530
@@ -233,6 +233,34 @@ class PartneroClient:
                 return None
             page += 1
 
+    def list_transactions(self) -> Iterator[HeldTransaction]:
+        """Every transaction the API lists, page by page (``meta.current_page/last_page``),
+        for reconcile. Rows it cannot read (no key) are skipped: they are not the bridge's."""
+        page = 1
+        while True:
+            body = self._page("/v1/transactions", page)
+            rows = body.get("data")
+            for row in rows if isinstance(rows, list) else []:
+                held = _held_transaction(row)
+                if held is not None:
+                    yield held
+            meta = body.get("meta")
+            if not isinstance(meta, dict) or int(meta.get("current_page") or 1) >= int(meta.get("last_page") or 1):
+                return
+            page += 1
+
+    def _page(self, path: str, page: int) -> dict[str, Any]:
+        response = self._call("GET", f"{path}?page={page}")
+        if not response.ok:
+            raise PermanentError(f"GET {path}: HTTP {response.status_code}", response.status_code, response.text)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RetryableError(f"GET {path}: answer is not JSON", response.status_code) from exc
+        if not isinstance(body, dict):
+            raise RetryableError(f"GET {path}: answer is not a JSON object", response.status_code)
+        return body
+
     def customer_partner(self, customer_key: str) -> str | None:
         """The partner key the API holds the customer under, None when it does not know it."""
         response = self._call("GET", f"/v1/customers/{quote(customer_key, safe='')}")
@@ -264,3 +292,34 @@ class PartneroClient:
         raise PermanentError(
             f"DELETE /v1/transactions: HTTP {response.status_code}", response.status_code, response.text
         )
+
+
+def _held_transaction(row: object) -> HeldTransaction | None:
+    if not isinstance(row, dict) or not isinstance(row.get("key"), str) or not row["key"]:
+        return None
+    customer = row.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("key")
+    units = row.get("amount_units")
+    return HeldTransaction(
+        key=row["key"],
+        amount=str(row.get("amount")),
+        currency=units.upper() if isinstance(units, str) and len(units) == 3 else None,
+        customer_key=str(customer) if customer else None,
+        deleted=bool(row.get("deleted_at")),
+        created_at=_unix(row.get("created_at")),
+    )
+
+
+def _unix(value: object) -> int | None:
+    """The API's ``created_at``: unix seconds, or an ISO 8601 text."""
+    from datetime import datetime
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value:
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return None
+    return None

@@ -43,3 +43,20 @@ class CustomerFacts:
     # cannot change a customer's partner, so the old record is set aside (renamed) and the
     # customer created again under this partner.
     reassigned_at: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservedFacts:
+    """What the affiliate API was seen holding for one payment (``reconcile``).
+
+    ``applied_key`` is the transaction the payment's state named when the API was read:
+    the forwarder applies the observation only if the state still names it, since any
+    call it made in between makes the observation stale. ``held`` lists the bridge's
+    transactions for this payment the API holds, key and minor units, sorted.
+    """
+
+    applied_key: str | None
+    held: tuple[tuple[str, int], ...] = ()
+
+    def amount_of(self, key: str) -> int | None:
+        return next((minor for held_key, minor in self.held if held_key == key), None)

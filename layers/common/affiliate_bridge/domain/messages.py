@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from affiliate_bridge.domain.events import Payment, Reversal, transaction_key
-from affiliate_bridge.domain.facts import CustomerFacts, ReversalFacts, SaleFacts
+from affiliate_bridge.domain.facts import CustomerFacts, ObservedFacts, ReversalFacts, SaleFacts
 from affiliate_bridge.domain.identity import loggable_key
 from affiliate_bridge.domain.referrals import Attribution
 from affiliate_bridge.errors import UnreadableMessage
@@ -30,6 +30,7 @@ ORIGIN_MESSAGE_ID = "origin_message_id"
 # What a message carries; the ledger files each accepted event under the same word.
 SALE_KIND = "sale"
 REVERSAL_KIND = "reversal"
+OBSERVED_KIND = "observed"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class TransactionMessage:
     # Other keys the same money may have had facts filed under before its own key was
     # known (the payment intent or charge of an invoice): a sale pulls them in.
     alias_keys: tuple[str, ...] = ()
+    # What reconcile saw the affiliate API hold for this payment, to move it back.
+    observed: ObservedFacts | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -56,6 +59,8 @@ class TransactionMessage:
             return SALE_KIND
         if self.reversal:
             return REVERSAL_KIND
+        if self.observed:
+            return OBSERVED_KIND
         return "relink" if self.relink else "customer"
 
     def to_json(self) -> str:
@@ -80,6 +85,7 @@ class TransactionMessage:
             sale = SaleFacts(**body["sale"]) if body.get("sale") else None
             reversal = ReversalFacts(**body["reversal"]) if body.get("reversal") else None
             customer = CustomerFacts(**body["customer"]) if body.get("customer") else None
+            observed = _observed(body["observed"]) if body.get("observed") else None
             message = cls(
                 provider=str(body["provider"]),
                 event_id=str(body["event_id"]),
@@ -91,12 +97,37 @@ class TransactionMessage:
                 customer=customer,
                 relink=str(body["relink"]) if body.get("relink") else None,
                 alias_keys=tuple(str(key) for key in body.get("alias_keys") or ()),
+                observed=observed,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
-        if sum(part is not None for part in (sale, reversal, customer, message.relink)) != 1:
-            raise UnreadableMessage("a message carries exactly one of sale, reversal, customer or relink")
+        if sum(part is not None for part in (sale, reversal, customer, message.relink, observed)) != 1:
+            raise UnreadableMessage("a message carries exactly one of sale, reversal, customer, relink or observed")
         return message
+
+
+def _observed(body: object) -> ObservedFacts:
+    if not isinstance(body, dict):
+        raise TypeError("observed is not an object")
+    applied = body.get("applied_key")
+    held = tuple((str(key), int(minor)) for key, minor in body.get("held") or ())
+    return ObservedFacts(applied_key=str(applied) if applied else None, held=held)
+
+
+def observation_message(
+    provider: str, transaction_key: str, observed: ObservedFacts, run_id: str
+) -> TransactionMessage:
+    """Reconcile's finding for one payment, in the payment's queue group (behind every
+    fact already queued for it). ``run_id`` names the reconcile run, so a run sent twice
+    within five minutes is one message and the next run is a new one."""
+    return TransactionMessage(
+        provider=provider,
+        event_id=f"reconcile:{run_id}",
+        event_type="reconcile",
+        transaction_key=transaction_key,
+        occurred_at=0,
+        observed=observed,
+    )
 
 
 def sale_message(payment: Payment, attribution: Attribution, create_customer: bool = False) -> TransactionMessage:

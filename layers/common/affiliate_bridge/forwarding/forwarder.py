@@ -58,6 +58,8 @@ class Forwarder:
             return self._follow(state, message)
         if message.relink is not None:
             return ForwardResult(self._move(state, message.provider, message.relink), ())
+        if message.observed is not None:
+            return self._observe(state, message)
         folded = fold(state, message)
         if message.sale is not None and message.alias_keys:
             folded = self._pull(folded, message)
@@ -88,6 +90,34 @@ class Forwarder:
         if plan(state):
             raise RuntimeError(f"{state.transaction_key}: the API did not settle in {MAX_ROUNDS} calls")
         return ForwardResult(state, tuple(done))
+
+    # -- what reconcile saw the API hold ------------------------------------------------------
+    def _observe(self, state: PaymentState, message: TransactionMessage) -> ForwardResult:
+        """Reconcile read the API and found it off the ledger (a transaction deleted or
+        changed by hand, or one the ledger does not name). The state learns what the API
+        holds, stray transactions of this payment are deleted, and the API is settled as
+        after any other message. Applied only while the state still names the transaction
+        reconcile compared: had the forwarder made a call since, the reading is stale
+        (the next reconcile reads again), and only the settling is done, as for any
+        message: that also finishes a fix that crashed after its first save."""
+        seen = message.observed
+        assert seen is not None
+        if state.applied_key != seen.applied_key:
+            return self._settle(state, message.event_id, None)
+        strays = tuple(DeleteTransaction(key) for key, _ in seen.held if key != state.applied_key)
+        for stray in strays:
+            self._call(state, "DELETE /v1/transactions", stray.key, message.event_id, self._deleter(stray.key))
+        if state.applied_key is not None:
+            held = seen.amount_of(state.applied_key)
+            if held is None:  # gone: the next create uses a fresh revision key
+                state = self.states.save(replace(state, applied_key=None, applied_minor=0))
+            elif held != state.applied_minor:
+                state = self.states.save(replace(state, applied_minor=held))
+        settled = self._settle(state, message.event_id, None)
+        return ForwardResult(settled.state, strays + settled.steps)
+
+    def _deleter(self, key: str) -> Callable[[], ApiAnswer]:
+        return lambda: self.api.delete_transaction(key)
 
     # -- facts filed under an alias key before the link was known ---------------------------
     def _linked_key(self, alias_key: str, provider: str) -> str | None:

@@ -7,6 +7,7 @@ message per payment at a time; the check is the seatbelt for anything that bypas
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -47,3 +48,18 @@ class PaymentStateStore:
                 raise StaleState(state.transaction_key) from exc
             raise
         return saved
+
+    def all_states(self) -> Iterator[PaymentState]:
+        """Every payment's state, by a paginated scan filtered on the state items."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :state",
+            "ExpressionAttributeValues": {":state": {"S": keys.STATE_SK}},
+        }
+        while True:
+            page = self._client.scan(**kwargs)
+            for item in page.get("Items", []):
+                yield from_record(from_item(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
