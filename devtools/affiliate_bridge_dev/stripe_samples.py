@@ -13,8 +13,10 @@ import secrets
 import time
 from typing import Any
 
+from affiliate_bridge.providers.stripe.events import TESTED_API_VERSION
+
 LEGACY = "2024-06-20"
-BASIL = "2025-03-31.basil"
+BASIL = TESTED_API_VERSION  # what `register` pins endpoints to
 
 
 def new_id(prefix: str) -> str:

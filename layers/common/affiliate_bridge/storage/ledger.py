@@ -74,6 +74,17 @@ class Ledger:
                 return False
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def event_outcome(self, provider: str, event_id: str) -> str | None:
+        """Backfill's question: did this event arrive, and what was decided (a strongly
+        consistent read: a webhook that answered a moment ago counts)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=key(keys.event(provider, event_id)),
+            ConsistentRead=True,
+            ProjectionExpression="outcome",
+        ).get("Item")
+        return str(item["outcome"]["S"]) if item and "outcome" in item else None
+
     def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:
         """A signed event refused as malformed, for explain. Never over an event already
         accepted under the same id: a later malformed delivery (or a forgery with a leaked

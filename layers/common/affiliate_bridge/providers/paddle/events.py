@@ -39,6 +39,10 @@ PROVIDER = "paddle"
 SALE_EVENTS = frozenset({"transaction.completed", "transaction.paid"})
 ADJUSTMENT_EVENTS = frozenset({"adjustment.created", "adjustment.updated"})
 CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated"})
+# What ``register`` subscribes a notification destination to (the README's list: one of
+# the two sale events is enough, both keys are the same) and what backfill fetches.
+REGISTERED_EVENTS = ("transaction.completed", *sorted(ADJUSTMENT_EVENTS), *sorted(CUSTOMER_EVENTS))
+HANDLED_EVENTS = tuple(sorted(SALE_EVENTS | ADJUSTMENT_EVENTS | CUSTOMER_EVENTS))
 
 
 # Paddle amounts are strings of ASCII digits in the lowest denomination. str.isdigit()

@@ -53,6 +53,23 @@ DISPUTE_EVENTS = frozenset(
     }
 )
 
+# The API version the bridge's readers are tested with (both payload generations are
+# read; this is the newer one). ``register`` pins the webhook endpoint to it, and
+# backfill reads objects at the version whose shapes it rebuilds events from.
+TESTED_API_VERSION = "2025-03-31.basil"
+# What ``register`` subscribes an endpoint to: the README's list.
+REGISTERED_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "invoice.paid",
+    "invoice_payment.paid",
+    "charge.refunded",
+    "charge.dispute.closed",
+)
+# What ``backfill`` and the reconciler fetch: everything the bridge reads (Stripe's
+# ``types`` filter takes at most 20).
+HANDLED_EVENTS = tuple(sorted({*REGISTERED_EVENTS, *SALE_EVENTS, *DISPUTE_EVENTS, "payment_intent.succeeded"}))
+
 
 def _id(value: Any) -> str | None:
     """Stripe fields hold an id or, when expanded, the object itself."""
