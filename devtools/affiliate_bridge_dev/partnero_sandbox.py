@@ -4,7 +4,9 @@ Implements ``POST/GET /v1/customers``, ``GET/PUT /v1/customers/{key}``,
 ``POST/GET /v1/transactions`` and ``DELETE /v1/transactions/{key}`` with the
 validation that matters to the bridge: Bearer auth, unknown customer, unknown partner,
 duplicate keys (a deleted transaction's key stays taken, as the bridge assumes), soft
-deletes. ``GET /`` shows what arrived, for a person watching ``make run``.
+deletes, Laravel-style pages on the transaction listing. ``GET /`` shows what arrived,
+for a person watching ``make run``; ``PATCH /_sandbox/transactions/{key}`` changes one
+by hand (an amount, or deleted), as a person could at the platform.
 
 Faults can be injected (``POST /_sandbox/faults``: status, count, retry_after) so tests
 and demos can watch the forwarder back off and recover. State lives in memory.
@@ -98,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
-        body = self._body() if method in ("POST", "PUT", "DELETE") else {}
+        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else {}
         if path.startswith("/_sandbox") or path == "/":
             self._sandbox(method, path, body)
             return
@@ -130,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     # -- the API -----------------------------------------------------------------------
     def _api(self, method: str, path: str, body: dict[str, Any], query: dict[str, list[str]]) -> None:
         state = self.server.state
@@ -150,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             rows = list(state.transactions.values())
             if "customer.key" in query:
                 rows = [t for t in rows if t["customer"] == query["customer.key"][0]]
-            self._send(200, {"data": rows, "status": 1})
+            self._send(200, _paginated(rows, query))
         elif path.startswith("/v1/transactions/") and method == "DELETE":
             key = unquote(path.split("/", 3)[3])
             transaction = state.transactions.get(key)
@@ -252,6 +257,19 @@ class _Handler(BaseHTTPRequestHandler):
             state.transactions[str(key)] = record
             self._send(201, {"data": record, "status": 1})
 
+    def _alter(self, key: str, body: dict[str, Any]) -> None:
+        """A change made by hand at the platform (its dashboard), which the bridge did not
+        make: ``amount`` replaces the amount; ``deleted: true`` deletes it."""
+        transaction = self.server.state.transactions.get(key)
+        if transaction is None:
+            self._send(404, {"message": "Transaction not found."})
+            return
+        if isinstance(body.get("amount"), int | float) and not isinstance(body.get("amount"), bool):
+            transaction["amount"] = body["amount"]
+        if body.get("deleted") is True:
+            transaction["deleted_at"] = _now()
+        self._send(200, {"data": transaction, "status": 1})
+
     # -- what a person (or a test) sees ------------------------------------------------------
     def _sandbox(self, method: str, path: str, body: Any) -> None:
         state = self.server.state
@@ -275,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 )
                 self._send(201, {"faults": len(state.faults)})
+            elif path.startswith("/_sandbox/transactions/") and method == "PATCH" and isinstance(body, dict):
+                self._alter(unquote(path.split("/", 3)[3]), body)
             elif path == "/_sandbox/faults" and method == "DELETE":
                 state.faults.clear()
                 self._send(200, {"faults": 0})
@@ -282,6 +302,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, _page(state), content_type="text/html; charset=utf-8")
             else:
                 self._send(404, {"message": "Not found."})
+
+
+PER_PAGE = 25  # small, so a listing of a few dozen transactions already spans pages
+
+
+def _paginated(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    """Laravel-style pages (``page``; ``meta.current_page/last_page/total``), as the API's listings."""
+    try:
+        page = max(1, int(query.get("page", ["1"])[0]))
+    except ValueError:
+        page = 1
+    last_page = max(1, -(-len(rows) // PER_PAGE))
+    chunk = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
+    meta = {"current_page": page, "last_page": last_page, "per_page": PER_PAGE, "total": len(rows)}
+    return {"data": chunk, "meta": meta, "status": 1}
 
 
 def _page(state: SandboxState) -> str:

@@ -230,3 +230,26 @@ def test_one_call_first_sale_falls_back_only_when_the_customer_exists(
         assert "options" not in second and second["customer"] == {"key": "c1"}
     else:
         assert second["customer"] == {"key": "c1", "partner": {"key": "p1"}}
+
+
+def test_the_listing_follows_every_page_and_reads_changes_made_by_hand(sandbox: SandboxServer) -> None:
+    client = _client(sandbox)
+    client.create_customer("c-1", "p-1", None)
+    for index in range(60):  # three of the sandbox's pages
+        client.create_transaction(f"stripe-in_{index}", "c-1", Money(100 + index, "JPY"))
+    changed = requests.patch(f"{sandbox.url}/_sandbox/transactions/stripe-in_3", json={"amount": 1}, timeout=5)
+    deleted = requests.patch(f"{sandbox.url}/_sandbox/transactions/stripe-in_4", json={"deleted": True}, timeout=5)
+    assert changed.status_code == deleted.status_code == 200
+    assert requests.patch(f"{sandbox.url}/_sandbox/transactions/nope", json={}, timeout=5).status_code == 404
+
+    listed = {held.key: held for held in client.list_transactions()}
+
+    assert len(listed) == 60
+    assert (listed["stripe-in_3"].amount, listed["stripe-in_3"].currency) == ("1", "JPY")
+    assert listed["stripe-in_4"].deleted and not listed["stripe-in_5"].deleted
+    assert listed["stripe-in_59"].customer_key == "c-1" and listed["stripe-in_59"].created_at
+
+
+def test_a_listing_the_api_refuses_says_so(sandbox: SandboxServer) -> None:
+    with pytest.raises(PermanentError, match="GET /v1/transactions: HTTP 401"):
+        list(_client(sandbox, key="wrong-key").list_transactions())
