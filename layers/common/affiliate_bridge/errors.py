@@ -98,3 +98,12 @@ class PermanentError(AffiliateApiError):
 
 class UnknownCustomer(AffiliateApiError):
     """The API does not know the customer a transaction names: create it, then retry."""
+
+
+class ProviderApiError(RuntimeError):
+    """A payment provider's API (Stripe, Paddle) refused or failed a call made with the
+    merchant's API key (register, backfill, the reconciler): said in one line."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

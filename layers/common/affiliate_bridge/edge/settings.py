@@ -17,7 +17,7 @@ from affiliate_bridge.providers.paddle.signature import DEFAULT_TOLERANCE_SECOND
 from affiliate_bridge.providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+def read_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -29,7 +29,7 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def read_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -53,7 +53,7 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
+    value = read_int(env, name, default)
     if value <= 0:
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
     return value
@@ -91,20 +91,20 @@ class Settings:
             # Replay protection: a zero tolerance would accept a delivery signed years ago.
             stripe_tolerance_seconds=_positive_int(env, "STRIPE_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS),
             paddle_tolerance_seconds=_positive_int(env, "PADDLE_TOLERANCE_SECONDS", PADDLE_TOLERANCE_SECONDS),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-            commission_excludes_tax=_flag(env, "COMMISSION_EXCLUDES_TAX", True),
+            max_body_bytes=read_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            commission_excludes_tax=read_flag(env, "COMMISSION_EXCLUDES_TAX", True),
             customer_key_field=env.get("CUSTOMER_KEY_FIELD", "customer_key"),
             partner_key_field=env.get("PARTNER_KEY_FIELD", "partner_key"),
-            stripe_payment_intent_sales=_flag(env, "STRIPE_PAYMENT_INTENT_SALES", False),
-            stripe_client_reference_is_partner_key=_flag(env, "STRIPE_CLIENT_REFERENCE_IS_PARTNER_KEY", False),
-            late_attribution_days=_int(env, "LATE_ATTRIBUTION_DAYS", 7),
-            create_customer_on_referral=_flag(env, "CREATE_CUSTOMER_ON_REFERRAL", False),
+            stripe_payment_intent_sales=read_flag(env, "STRIPE_PAYMENT_INTENT_SALES", False),
+            stripe_client_reference_is_partner_key=read_flag(env, "STRIPE_CLIENT_REFERENCE_IS_PARTNER_KEY", False),
+            late_attribution_days=read_int(env, "LATE_ATTRIBUTION_DAYS", 7),
+            create_customer_on_referral=read_flag(env, "CREATE_CUSTOMER_ON_REFERRAL", False),
             partnero_api_url=env.get("PARTNERO_API_URL", "https://api.partnero.com").rstrip("/"),
             partnero_timeout_seconds=_positive_float(env, "PARTNERO_TIMEOUT_SECONDS", 10.0),
-            ledger_ttl_days=_int(env, "LEDGER_TTL_DAYS", 400),
-            attribution_last_touch=_flag(env, "ATTRIBUTION_LAST_TOUCH", False),
-            retry_base_seconds=_int(env, "RETRY_BASE_SECONDS", 30),
-            retry_max_seconds=_int(env, "RETRY_MAX_SECONDS", 900),
+            ledger_ttl_days=read_int(env, "LEDGER_TTL_DAYS", 400),
+            attribution_last_touch=read_flag(env, "ATTRIBUTION_LAST_TOUCH", False),
+            retry_base_seconds=read_int(env, "RETRY_BASE_SECONDS", 30),
+            retry_max_seconds=read_int(env, "RETRY_MAX_SECONDS", 900),
         )
 
     def require(self, *names: str) -> None:

@@ -1,0 +1,148 @@
+"""Paddle Billing's API, with the merchant's API key.
+
+Written on ``requests`` (already in the layer) rather than Paddle's Python SDK: the five
+calls the bridge makes are plain JSON, the SDK would add a dependency to the layer, and
+it chooses its server from a fixed list of environments, while tests and a
+Paddle-compatible server need ``PADDLE_API_URL``.
+
+Sandbox or live follows the key (``pdl_sdbx_`` / ``pdl_live_`` prefixes, as Paddle issues
+them); ``PADDLE_API_URL`` overrides, and is needed for a key without either prefix. Lists
+follow Paddle's cursor pagination (``meta.pagination.next``). 429 and 5xx are tried again
+twice, after ``Retry-After`` when given; anything else becomes ``ProviderApiError`` with
+Paddle's ``error.detail``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from affiliate_bridge.errors import ProviderApiError
+
+SANDBOX_URL = "https://sandbox-api.paddle.com"
+LIVE_URL = "https://api.paddle.com"
+PER_PAGE = 200  # Paddle's largest page
+RETRIES = 2
+
+
+def base_url_for(api_key: str, override: str | None = None) -> str:
+    if override:
+        return override.rstrip("/")
+    if api_key.startswith("pdl_sdbx_"):
+        return SANDBOX_URL
+    if api_key.startswith("pdl_live_"):
+        return LIVE_URL
+    raise ProviderApiError(
+        "cannot tell Paddle sandbox from live by this API key (no pdl_sdbx_/pdl_live_ prefix):"
+        f" set PADDLE_API_URL to {SANDBOX_URL} or {LIVE_URL}"
+    )
+
+
+def rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return response.text[:200] or response.reason
+    return str(error.get("detail") or error.get("code") or response.reason)
+
+
+class PaddleApi:
+    def __init__(self, api_key: str, base_url: str | None = None, timeout_seconds: float = 20.0) -> None:
+        self._base = base_url_for(api_key, base_url)
+        self._timeout = timeout_seconds
+        self._session = requests.Session()
+        self._session.headers.update(
+            {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": "affiliate-bridge/0.1"}
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    def _request(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        target = url if urlsplit(url).scheme else self._base + url
+        for attempt in range(RETRIES + 1):
+            try:
+                response = self._session.request(method, target, json=body, timeout=self._timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == RETRIES:
+                    raise ProviderApiError(f"Paddle {method} {urlsplit(target).path}: {type(exc).__name__}") from exc
+                time.sleep(1 + attempt)
+                continue
+            if (response.status_code == 429 or response.status_code >= 500) and attempt < RETRIES:
+                time.sleep(min(float(response.headers.get("Retry-After") or 1 + attempt), 30.0))
+                continue
+            if not response.ok:
+                raise ProviderApiError(
+                    f"Paddle {method} {urlsplit(target).path}: HTTP {response.status_code}: {_detail(response)}",
+                    response.status_code,
+                )
+            if response.status_code == 204 or not response.content:
+                return {}
+            try:
+                answer: dict[str, Any] = response.json()
+            except ValueError as exc:
+                raise ProviderApiError(f"Paddle {method} {urlsplit(target).path}: answer is not JSON") from exc
+            return answer
+        raise AssertionError("unreachable")
+
+    def _pages(self, path: str) -> Iterator[dict[str, Any]]:
+        url: str | None = path
+        while url:
+            answer = self._request("GET", url)
+            yield from answer.get("data") or []
+            pagination = (answer.get("meta") or {}).get("pagination") or {}
+            url = pagination.get("next") if pagination.get("has_more") else None
+
+    # -- notification settings (destinations) ------------------------------------------------
+    def notification_settings(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/notification-settings").get("data") or [])
+
+    def create_notification_setting(self, destination: str, events: Sequence[str], description: str) -> dict[str, Any]:
+        body = {
+            "description": description,
+            "destination": destination,
+            "subscribed_events": list(events),
+            "type": "url",
+            "api_version": 1,
+            "include_sensitive_fields": False,
+            "traffic_source": "all",
+        }
+        return dict(self._request("POST", "/notification-settings", body).get("data") or {})
+
+    def update_notification_setting(
+        self, setting_id: str, destination: str, events: Sequence[str], description: str
+    ) -> dict[str, Any]:
+        body = {
+            "description": description,
+            "destination": destination,
+            "subscribed_events": list(events),
+            "active": True,
+        }
+        return dict(self._request("PATCH", f"/notification-settings/{setting_id}", body).get("data") or {})
+
+    # -- events and notifications ------------------------------------------------------------
+    def events(self, types: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Paddle's event log (it keeps 90 days), oldest first, of the given types; each
+        event is shaped as its notification's payload, less the notification id."""
+        yield from self._pages(f"/events?per_page={PER_PAGE}&event_type={','.join(types)}")
+
+    def failed_notifications(self, since: int, setting_ids: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        path = f"/notifications?per_page={PER_PAGE}&status=failed&from={rfc3339(since)}"
+        if setting_ids:
+            path += f"&notification_setting_id={','.join(setting_ids)}"
+        yield from self._pages(path)
+
+    def replay(self, notification_id: str) -> str:
+        """Ask Paddle to deliver a notification again; returns the new notification's id."""
+        data = self._request("POST", f"/notifications/{notification_id}/replay").get("data") or {}
+        return str(data.get("notification_id") or "")
