@@ -6,6 +6,9 @@
   affiliate-bridge send paddle --help                     (what Paddle events it can send)
   affiliate-bridge explain user-1                         (or an event id, or a payment id)
   affiliate-bridge dlq list | dlq show MESSAGE_ID | dlq redrive --all
+  affiliate-bridge register stripe | register paddle     (the webhook endpoint, idempotent)
+  affiliate-bridge backfill stripe --since 2026-11-01     (payments that never arrived)
+  affiliate-bridge reconcile [--fix] | status
 
 The target is the local stack started by make run (found through .local-stack/endpoints.json)
 unless --stack NAME names a deployed CloudFormation stack (AWS credentials and region from
@@ -25,23 +28,17 @@ from typing import Any
 
 import requests
 
+from affiliate_bridge.errors import AffiliateApiError, ProviderApiError
+from affiliate_bridge_dev.cli_backfill import add_backfill_parsers
 from affiliate_bridge_dev.cli_errors import BROKEN_PIPE, COULD_NOT_ASK, describe
+from affiliate_bridge_dev.cli_output import table
+from affiliate_bridge_dev.cli_reconcile import add_reconcile_parser
+from affiliate_bridge_dev.cli_register import add_register_parsers
 from affiliate_bridge_dev.cli_send import add_send_parsers, provider_id
+from affiliate_bridge_dev.cli_status import add_status_parser
 from affiliate_bridge_dev.local_config import load_config
 from affiliate_bridge_dev.operations import age, explain, list_dead_letters, list_referrals, queue_count, redrive
 from affiliate_bridge_dev.targets import Target, TargetError, local_target, stack_target
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: Any = None) -> None:
-    """Left-aligned columns sized to their content; '-' for missing values."""
-    out = out or sys.stdout
-    cells = [[str(row.get(c)) if row.get(c) not in (None, "") else "-" for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)), file=out)
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)), file=out)
-    if not rows:
-        print("(none)", file=out)
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -200,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     add_send_parsers(commands, _target)
+    add_register_parsers(commands, _target)
+    add_backfill_parsers(commands, _target)
+    add_reconcile_parser(commands, _target)
+    add_status_parser(commands, _target)
 
     referrals = commands.add_parser("referrals", help="add or list referrals").add_subparsers(
         dest="action", required=True, metavar="{add,list}"
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the try
         return code
-    except TargetError as exc:
+    except (TargetError, ProviderApiError, AffiliateApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return COULD_NOT_ASK
     except BrokenPipeError:

@@ -46,10 +46,28 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def write_dotenv_value(path: Path, name: str, value: str) -> None:
+    """Set ``name`` in a .env file (replacing its line, or appended), keeping every other
+    line as it was; the file is private to its owner (it holds secrets)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    line = f"{name}={value}"
+    for index, raw in enumerate(lines):
+        key = raw.strip().partition("=")[0].strip().removeprefix("export ").strip()
+        if "=" in raw and not raw.strip().startswith("#") and key == name:
+            lines[index] = line
+            break
+    else:
+        lines.append(line)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     values: Mapping[str, str]
     sources: Mapping[str, str]  # name -> "env", ".env" or "default"
+    dotenv_path: Path = Path(".env")
 
     def __getitem__(self, name: str) -> str:
         return self.values[name]
@@ -85,4 +103,4 @@ def load_config(environ: Mapping[str, str] | None = None, dotenv_path: Path = Pa
             values[name], sources[name] = value, ".env"
     if values["PARTNERO_API_KEY"] and not values["PARTNERO_API_URL"]:
         values["PARTNERO_API_URL"], sources["PARTNERO_API_URL"] = "https://api.partnero.com", "default"
-    return LocalConfig(values, sources)
+    return LocalConfig(values, sources, dotenv_path)

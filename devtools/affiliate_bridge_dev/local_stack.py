@@ -28,7 +28,7 @@ from typing import Any
 
 from affiliate_bridge.errors import ConfigurationError
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
-from affiliate_bridge_dev.local_config import LocalConfig, load_config
+from affiliate_bridge_dev.local_config import LocalConfig, load_config, read_dotenv
 from affiliate_bridge_dev.targets import ENDPOINTS_FILE
 from affiliate_bridge_dev.terminal import request_line, say
 
@@ -46,7 +46,12 @@ CLI_SETTINGS = (
     "PARTNERO_WEBHOOK_SECRET",
     "CUSTOMER_KEY_FIELD",
     "PARTNER_KEY_FIELD",
+    "PARTNERO_API_URL",
+    "PARTNERO_API_KEY",
 )
+# Secrets `register` may write to .env while the stack runs: picked up within a second.
+RELOADABLE = ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET")
+SECRET_SETTINGS = frozenset({*CLI_SETTINGS[:4], "PARTNERO_API_KEY", "STRIPE_API_KEY", "PADDLE_API_KEY"})
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
 
 
@@ -114,6 +119,7 @@ class LocalStack:
         if self.sandbox is not None:
             handler_env.update(PARTNERO_API_URL=self.sandbox.url, PARTNERO_API_KEY=SANDBOX_API_KEY)
         os.environ.update(handler_env)
+        self.handler_env = handler_env
 
         from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
         from affiliate_bridge_dev.handlers import load_handler
@@ -129,6 +135,8 @@ class LocalStack:
         self.poller = threading.Thread(target=self.mapping.run_forever, args=(self.stop_event,), name="sqs-poller")
         self._show_readable_lines()
         self.poller.start()
+        self.dotenv_mtime = _mtime(self.config.dotenv_path)
+        threading.Thread(target=self._watch_dotenv, name="dotenv-watch", daemon=True).start()
         self.http.daemon_threads = True
         self._write_endpoints()
         self._banner()
@@ -203,11 +211,34 @@ class LocalStack:
             "pid": os.getpid(),
             # What this stack verifies with, so the CLI signs with it (see targets.py).
             "config": {name: os.environ.get(name, "") for name in CLI_SETTINGS},
+            # The handlers' other settings, so backfill reads events exactly as they do.
+            "settings": {k: v for k, v in self.handler_env.items() if k not in SECRET_SETTINGS},
+            "dotenv_path": str(self.config.dotenv_path.resolve()),
         }
         path = self.endpoints_path
         path.touch(mode=0o600)
         path.chmod(0o600)  # it names local secrets
         path.write_text(json.dumps(endpoints, indent=2), encoding="utf-8")
+
+    def _watch_dotenv(self) -> None:
+        """`register` stores a new signing secret in .env: take it up without a restart
+        (the handlers read their secrets per request), unless the environment sets it."""
+        while not self.stop_event.wait(0.5):
+            mtime = _mtime(self.config.dotenv_path)
+            if mtime == self.dotenv_mtime:
+                continue
+            self.dotenv_mtime = mtime
+            fresh = read_dotenv(self.config.dotenv_path)
+            changed = [
+                name
+                for name in RELOADABLE
+                if self.config.sources.get(name) != "env" and fresh.get(name) and fresh[name] != os.environ.get(name)
+            ]
+            for name in changed:
+                os.environ[name] = fresh[name]
+            if changed:
+                self._write_endpoints()
+                _say(f"took up {', '.join(changed)} from {self.config.dotenv_path} (no restart needed)")
 
     @property
     def endpoints_path(self) -> Path:
@@ -292,6 +323,13 @@ def _refused_length(header: str | None, limit: int) -> tuple[int, bytes, dict[st
     if int(value) > limit:
         return 413, b'{"error":"body_too_large"}', json_type
     return None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _free_port() -> int:

@@ -35,6 +35,11 @@ class Target:
     region: str | None = None
     # The running local stack's configuration: secret name -> value(s), metadata fields.
     config: Mapping[str, str] = field(default_factory=dict)
+    # The handlers' non-secret settings (local), the stack's outputs (deployed).
+    settings: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    dotenv_path: Path | None = None
+    state_dir: Path | None = None
 
     @property
     def is_local(self) -> bool:
@@ -82,6 +87,9 @@ def local_target(state_dir: Path = Path(".local-stack")) -> Target:
             aws_endpoint_url=endpoints["aws_endpoint_url"],
             region="us-east-1",
             config=endpoints.get("config") or {},
+            settings=endpoints.get("settings") or {},
+            dotenv_path=Path(endpoints["dotenv_path"]) if endpoints.get("dotenv_path") else None,
+            state_dir=state_dir,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise TargetError(f"{path} is unreadable ({exc}): restart the local stack with `make run`") from exc
@@ -90,6 +98,11 @@ def local_target(state_dir: Path = Path(".local-stack")) -> Target:
             f"the local stack that wrote {path} (pid {endpoints['pid']}) is not running: start it with `make run`"
         )
     return target
+
+
+def offline_local_target(state_dir: Path) -> Target:
+    """The local stack while it is stopped: only its .env can be written."""
+    return Target("local (stopped)", "", "", "", None, None, None, aws_endpoint_url="", state_dir=state_dir)
 
 
 def stack_target(stack_name: str, region: str | None = None) -> Target:
@@ -108,6 +121,26 @@ def stack_target(stack_name: str, region: str | None = None) -> Target:
             paddle_url=outputs.get("PaddleWebhookUrl"),
             referrals_url=outputs.get("ReferralsUrl"),
             region=region,
+            outputs=outputs,
         )
     except KeyError as exc:
         raise TargetError(f"stack {stack_name} has no output {exc}: is it an affiliate-bridge stack?") from exc
+
+
+def handler_settings(target: Target, function: str = "StripeWebhookFunction") -> dict[str, str]:
+    """The settings the target's functions run with: the local stack writes them to
+    endpoints.json; a deployed stack's are read from ``function``'s configuration."""
+    if target.is_local:
+        return {
+            **target.settings,
+            "TABLE_NAME": target.table_name,
+            "QUEUE_URL": target.queue_url,
+            "DEAD_LETTER_QUEUE_URL": target.dead_letter_queue_url,
+        }
+    cloudformation = target.client("cloudformation")
+    resource = cloudformation.describe_stack_resource(StackName=target.name, LogicalResourceId=function)
+    function = resource["StackResourceDetail"]["PhysicalResourceId"]
+    configuration = target.client("lambda").get_function_configuration(FunctionName=function)
+    variables: dict[str, str] = dict((configuration.get("Environment") or {}).get("Variables") or {})
+    variables.setdefault("DEAD_LETTER_QUEUE_URL", target.dead_letter_queue_url)
+    return variables

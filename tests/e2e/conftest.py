@@ -65,6 +65,7 @@ class Harness:
     port: int
     stacks: list[RunningStack] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    without_env: set[str] = field(default_factory=set)  # left to .env or the defaults
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -80,6 +81,8 @@ class Harness:
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
+        for name in self.without_env:
+            env.pop(name, None)
         return env
 
     def start(self) -> RunningStack:

@@ -145,12 +145,19 @@ def test_the_readme_walkthrough_runs_as_written(new_user: NewUser) -> None:
     assert "no sale seen for this payment yet" in said
     assert '"outcome":"unattributed"' in said and '"released_payments":["stripe-pi_' in said
     assert "redriven 1 message(s)" in said
-    active = _settled(new_user, expected_count=7)
+    # Day 2: one endpoint registered twice, a missed payment backfilled once, then a
+    # transaction deleted by hand is reported and put back.
+    assert said.count("created we_") == 1 and "up to date" in said
+    assert re.search(r"SEEN\s+NEW\s+CREDITED.*\n1\s+1\s+1\s", said) and re.search(r"\n1\s+0\s+0\s+1\s", said)
+    assert "deleted outside the bridge" in said and "sent 1 correction(s)" in said and "0 drift(s)" in said
+    assert "last reconcile:" in said
+    active = _settled(new_user, expected_count=8)
     by_customer: dict[str, list[float]] = {}
     for key, (amount, customer) in active.items():
         by_customer.setdefault(customer, []).append(amount)
         assert not key.endswith("NoSuchPayment")
-    assert sorted(by_customer["user-2"]) == [15.0, 36.75, 49.0]  # refunded invoice, --file event, redriven
+    # refunded invoice, --file event, redriven, backfilled (deleted by hand, put back)
+    assert sorted(by_customer["user-2"]) == [15.0, 20.0, 36.75, 49.0]
     assert sorted(by_customer["user-4"]) == [10.0]  # parked, then released by its referral
     assert sorted(by_customer["user-3"]) == [16.66]  # (30.00 - 5.00 tax) x 20.00 kept / 30.00
     assert [k for k, (_, c) in active.items() if c == "user-2" and k.endswith("-r1")], active
@@ -161,7 +168,7 @@ def test_the_readme_walkthrough_runs_as_written(new_user: NewUser) -> None:
     # The console the README points at, over HTTP: the same story in one page.
     page = requests.get(f"http://127.0.0.1:{new_user.port}/", timeout=10)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for shown in ("36.75 USD", "12.25 USD", "<td>ben</td><td>3</td>", "<td>anna</td><td>2</td>", "cleo"):
+    for shown in ("36.75 USD", "12.25 USD", "<td>ben</td><td>4</td>", "<td>anna</td><td>2</td>", "cleo"):
         assert shown in page.text, shown
     assert "reversal kept: no sale seen yet" in page.text  # pi_NoSuchPayment
     assert "The dead-letter queue is empty." in page.text  # redriven

@@ -16,6 +16,7 @@ format cannot change in one place and be missed in another.
 ``PAYMENT#<transaction key>`` / ``ATTEMPT#<t>``  one call to the affiliate API and its answer
 ``PARKED#<kind>#<value>`` / ``PAYMENT#<key>``    a sale waiting for a late referral
 ``RELEASED#<transaction key>`` / ``RELEASED``    that parked sale has been sent
+``RECONCILE`` / ``LAST``                         the last reconcile: when, drift found, fixed
 ===============================================  ==============================================
 
 ``<t>`` is unix time with microseconds, zero-padded, so sort keys sort by time.
@@ -115,3 +116,8 @@ def parked(kind: str, value: str, transaction_key: str) -> Key:
 
 def released(transaction_key: str) -> Key:
     return Key(f"RELEASED#{transaction_key}", "RELEASED")
+
+
+# -- reconcile -----------------------------------------------------------------------------
+def last_reconcile() -> Key:
+    return Key("RECONCILE", "LAST")
