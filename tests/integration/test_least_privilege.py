@@ -21,10 +21,12 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
+from affiliate_bridge_dev.lambda_events import FakeLambdaContext
 from affiliate_bridge_dev.template_resources import load_template
 from tests.integration import aws_calls
 from tests.integration.conftest import (
@@ -35,14 +37,26 @@ from tests.integration.conftest import (
     STRIPE_SECRET,
     Bridge,
 )
+from tests.integration.recovery_doubles import PADDLE_KEY as PADDLE_API_KEY
+from tests.integration.recovery_doubles import STRIPE_KEY as STRIPE_API_KEY
+from tests.integration.recovery_doubles import providers, reconciler
+from tests.integration.test_reconciler_job import _outage
 
-FUNCTIONS = ("StripeWebhookFunction", "PaddleWebhookFunction", "ReferralsFunction", "ForwarderFunction")
+FUNCTIONS = (
+    "StripeWebhookFunction",
+    "PaddleWebhookFunction",
+    "ReferralsFunction",
+    "ForwarderFunction",
+    "ReconcilerFunction",
+)
 SECRET_VALUES = {
     "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
     "PADDLE_WEBHOOK_SECRET": PADDLE_SECRETS,
     "PARTNERO_WEBHOOK_SECRET": PLATFORM_SECRET,
     "REFERRALS_API_TOKEN": REFERRALS_TOKEN,
     "PARTNERO_API_KEY": PARTNERO_KEY,
+    "STRIPE_API_KEY": STRIPE_API_KEY,
+    "PADDLE_API_KEY": PADDLE_API_KEY,
 }
 TEMPLATE = load_template()
 Grants = dict[str, set[aws_calls.Call]]
@@ -115,7 +129,7 @@ def _secrets_from_secrets_manager(monkeypatch: pytest.MonkeyPatch, prefix: str, 
         extra = {"SecretString": value} if with_values else {}
         arn = client.create_secret(Name=f"{prefix}/{name}", **extra)["ARN"]
         aws_calls.name_resources({arn: logical_ids[name]})
-        monkeypatch.delenv(name)
+        monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv(f"{name}_ARN", arn)
 
 
@@ -168,6 +182,14 @@ def test_every_path_with_the_secrets_from_secrets_manager(bridge: Bridge, monkey
     _secrets_from_secrets_manager(monkeypatch, "least-privilege", with_values=True)
     _walk_every_path(bridge)
     assert bridge.sandbox_state()["transactions"], "the scenario forwarded nothing"
+    # ReconcilerFunction: an outage recovered from both providers' APIs, a drift fixed.
+    with providers(bridge) as apis:
+        _outage(bridge, apis, monkeypatch)
+        apis.doorway_up.set()
+        # Each function runs in its own Lambda process: nothing the forwarder cached here.
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        report = reconciler(monkeypatch, apis, RECONCILE_FIX="true")({}, FakeLambdaContext("ReconcilerFunction"))
+    assert report["stripe"]["recovered"] == 3 and report["reconcile"]["fixed"] >= 1, report
 
 
 def test_secrets_created_without_a_value_are_not_configured(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:

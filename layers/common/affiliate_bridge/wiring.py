@@ -25,7 +25,10 @@ from affiliate_bridge.storage.transactions_queue import TransactionsQueue
 
 if TYPE_CHECKING:  # built only by their own functions; see the builders below
     from affiliate_bridge.edge.forwarder_batch import ForwarderBatch
+    from affiliate_bridge.edge.reconciler_job import ReconcilerJob
     from affiliate_bridge.edge.referrals_endpoint import ReferralsEndpoint
+    from affiliate_bridge.recovery.reconcile import Reconciler
+    from affiliate_bridge.recovery.replay import Replayer
 
 
 def event_rules(settings: Settings) -> EventRules:
@@ -136,4 +139,45 @@ def build_referrals_endpoint(settings: Settings, dynamodb: Any, sqs: Any) -> Ref
         tokens=lambda: resolve_secrets("REFERRALS_API_TOKEN"),
         platform_secrets=lambda: resolve_secrets("PARTNERO_WEBHOOK_SECRET"),
         providers=tuple(PAYMENT_PROVIDERS),
+    )
+
+
+def build_replayer(provider: str, settings: Settings, dynamodb: Any, sqs: Any) -> Replayer:
+    """backfill and the reconciler: events fetched from a provider's API take the webhook's
+    own reader and intake (the provider's signing secret is never asked for)."""
+    from affiliate_bridge.recovery.replay import Replayer
+
+    intake = build_intake(settings, dynamodb, sqs)
+    return Replayer(
+        build_provider(provider, settings), intake, Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days)
+    )
+
+
+def build_reconciler(settings: Settings, dynamodb: Any, sqs: Any, api_key: Callable[[], str]) -> Reconciler:
+    from affiliate_bridge.affiliate.partnero import PartneroClient
+    from affiliate_bridge.recovery.reconcile import Reconciler
+    from affiliate_bridge.storage.payment_states import PaymentStateStore
+
+    settings.require("table_name", "queue_url")
+    return Reconciler(
+        states=PaymentStateStore(dynamodb, settings.table_name),
+        api=PartneroClient(settings.partnero_api_url, api_key, max(settings.partnero_timeout_seconds, 30.0)),
+        queue=TransactionsQueue(sqs, settings.queue_url),
+        providers=tuple(PAYMENT_PROVIDERS),
+    )
+
+
+def build_reconciler_job(settings: Settings, dynamodb: Any, sqs: Any) -> ReconcilerJob:
+    """ReconcilerFunction: Stripe's undelivered events, Paddle's failed notifications, drift."""
+    from affiliate_bridge.edge.reconciler_job import HealSettings, ReconcilerJob
+    from affiliate_bridge.storage.reconcile_log import ReconcileLog
+
+    heal = HealSettings.from_env()
+    log = ReconcileLog(dynamodb, settings.table_name)
+
+    return ReconcilerJob(
+        settings=heal,
+        replayers={name: build_replayer(name, settings, dynamodb, sqs) for name in PAYMENT_PROVIDERS},
+        reconciler=build_reconciler(settings, dynamodb, sqs, lambda: resolve_secret("PARTNERO_API_KEY")),
+        record_run=lambda drift, compared, fixed: log.record(drift, compared, fixed, "scheduled"),
     )

@@ -85,6 +85,11 @@ DEADLINE_RETURNS = "RecordsReturnedAtDeadline"
 # A reversal for a payment the forwarder has no sale for (yet): normal for a refund that
 # beats its sale, a sign of a missing invoice_payment.paid subscription if it persists.
 ORPHAN_REVERSALS = "ReversalsWithoutSale"
+# The scheduled reconciler: events it fed that had never arrived (dimension "provider"),
+# notifications it asked Paddle to deliver again, and the drift its reconcile found.
+RECOVERED = "EventsRecovered"
+REPLAYS_REQUESTED = "NotificationReplaysRequested"
+RECONCILE_DRIFT = "ReconcileDrift"
 # A secret is missing, empty or a placeholder, dimension "secret" (its variable name):
 # one alarm per secret in template.yaml says which one to set.
 SECRET_NOT_CONFIGURED = "SecretNotConfigured"  # noqa: S105 (a metric name, not a secret)
