@@ -20,15 +20,28 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def _module_name(name: str) -> str:
+    return f"affiliate_bridge_function_{name}"
+
+
+def loaded_function_module(name: str) -> ModuleType | None:
+    """The function's module if this process (or the one it was forked from) loaded it."""
+    return sys.modules.get(_module_name(name))
+
+
 def load_function_module(name: str) -> ModuleType:
     path = FUNCTIONS_DIR / name / "app.py"
-    module_name = f"affiliate_bridge_function_{name}"
+    module_name = _module_name(name)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"no handler at {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]  # as importlib does: no half-loaded module stays behind
+        raise
     return module
 
 

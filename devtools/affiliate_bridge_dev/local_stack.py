@@ -7,8 +7,10 @@
 * the affiliate API is the real one when PARTNERO_API_KEY is set, otherwise a local
   sandbox that shows what it received.
 
-Handlers run one at a time behind a lock, as one Lambda execution environment would:
-Powertools' logger and metrics are per-process singletons. Ctrl-C stops cleanly and
+Each function runs in its own pool of worker processes, one per concurrent invocation up
+to the function's concurrency in template.yaml, as Lambda runs execution environments
+(see function_pool.py): concurrent deliveries race as they do in the cloud, and a
+forwarder waiting on a stalled API holds only its own worker. Ctrl-C stops cleanly and
 writes a snapshot that the next start restores (see snapshot.py).
 """
 
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from affiliate_bridge.errors import ConfigurationError
-from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
+from affiliate_bridge_dev.function_pool import InvocationFailed
+from affiliate_bridge_dev.lambda_events import function_url_event
 from affiliate_bridge_dev.local_config import LocalConfig, load_config, read_dotenv
 from affiliate_bridge_dev.targets import ENDPOINTS_FILE
 from affiliate_bridge_dev.terminal import request_line, say
@@ -61,21 +64,16 @@ _say = say  # every line a person reads goes to stderr; stdout is the log file
 class LocalStack:
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
-        self.invoke_lock = threading.Lock()
         self.stop_event = threading.Event()
-        self.handlers: dict[str, Any] = {}
+        self.pools: dict[str, Any] = {}
+        self.pollers: list[threading.Thread] = []
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> None:
-        import logging
         import warnings
 
-        from moto.server import ThreadedMotoServer
+        from affiliate_bridge_dev.moto_process import MotoProcess
 
-        from affiliate_bridge_dev import moto_speedups
-
-        moto_speedups.apply()  # FIFO sends in O(1), not O(queue length): see the module
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # Claim the ports before any thread starts: a busy one then fails in one line,
         # instead of a traceback from a thread while the others keep the process alive.
@@ -86,9 +84,8 @@ class LocalStack:
         self._send_logs_to_file()
 
         moto_port = int(self.config["MOTO_PORT"]) or _free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        self.moto.start()
-        self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
+        self.moto = MotoProcess(moto_port)  # its own process: see moto_process.py
+        self.aws_endpoint = self.moto.url
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -124,20 +121,25 @@ class LocalStack:
         os.environ.update(handler_env)
         self.handler_env = handler_env
 
+        self._start_pools()
         from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
-        from affiliate_bridge_dev.handlers import load_handler
 
-        for name in sorted({*ROUTES.values(), "forwarder"}):
-            self.handlers[name] = load_handler(name)
+        forwarder = self.pools["forwarder"]
         self.mapping = EventSourceMapping(
             self.sqs,
             self.resources.queue_url,
-            self._locked(self.handlers["forwarder"]),
+            lambda event, context: forwarder.invoke(event, (context.function_name, forwarder.timeout_seconds)),
             batch_size=self.resources.batch_size,
+            function_timeout_seconds=int(forwarder.timeout_seconds),
         )
-        self.poller = threading.Thread(target=self.mapping.run_forever, args=(self.stop_event,), name="sqs-poller")
-        self._show_readable_lines()
-        self.poller.start()
+        # Lambda's pollers for a FIFO queue: up to MaximumConcurrency batches at once, never
+        # two of one message group (SQS holds a group back while a batch of it is in flight).
+        for index in range(forwarder.max_workers):
+            poller = threading.Thread(
+                target=self.mapping.run_forever, args=(self.stop_event,), name=f"sqs-poller-{index}", daemon=True
+            )
+            poller.start()
+            self.pollers.append(poller)
         self.dotenv_mtime = _mtime(self.config.dotenv_path)
         threading.Thread(target=self._watch_dotenv, name="dotenv-watch", daemon=True).start()
         self.http.daemon_threads = True
@@ -155,11 +157,28 @@ class LocalStack:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         sys.stdout = open(self.log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
 
-    def _show_readable_lines(self) -> None:
-        from affiliate_bridge.edge import observability
-        from affiliate_bridge_dev.terminal import TerminalLines
+    def _start_pools(self) -> None:
+        """One pool of execution environments per function, each warmed with one."""
+        from affiliate_bridge_dev.function_pool import FunctionPool, worker_context
+        from affiliate_bridge_dev.template_resources import function_limits
 
-        observability.logger.addHandler(TerminalLines(observability.logger.get_current_keys, _say))
+        names = sorted({*ROUTES.values(), "forwarder"})
+        limits = function_limits()
+        context = worker_context({"LOCAL_STACK_LOG": str(self.log_path), "LOCAL_STACK_FUNCTIONS": ",".join(names)})
+        for name in names:
+            self.pools[name] = FunctionPool(
+                context, name, limits[name].concurrency, limits[name].timeout_seconds, self._reloaded_secrets
+            )
+            self.pools[name].warm()
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``: ready, and each function's execution environments (how many
+        are running, how many idle, how many cold starts so far)."""
+        return {"status": "ready", "environments": {name: pool.stats for name, pool in self.pools.items()}}
+
+    def _reloaded_secrets(self) -> dict[str, str]:
+        """What the .env watcher took up since the workers started (see _watch_dotenv)."""
+        return {name: os.environ[name] for name in RELOADABLE if name in os.environ}
 
     def console_page(self) -> str:
         from affiliate_bridge_dev import console
@@ -168,13 +187,6 @@ class LocalStack:
             self.dynamodb, self.resources.table_name, self.sqs, self.resources.dead_letter_queue_url, self.sandbox
         )
         return console.render(data)
-
-    def _locked(self, handler: Any) -> Any:
-        def invoke(event: dict[str, Any], context: Any) -> Any:
-            with self.invoke_lock:
-                return handler(event, context)
-
-        return invoke
 
     # -- state across restarts ----------------------------------------------------------
     @property
@@ -282,20 +294,24 @@ class LocalStack:
         self.endpoints_path.unlink(missing_ok=True)  # the CLI then says no stack is running
         self.http.shutdown()
         self.http.server_close()
-        self.poller.join(timeout=30)
-        from affiliate_bridge_dev.snapshot import moto_queue_messages, save_snapshot
+        self.stop_event.set()
+        for poller in self.pollers:
+            poller.join(timeout=35)  # a batch in flight finishes (the forwarder's timeout is 30 s)
+        for pool in self.pools.values():
+            pool.close()
+        from affiliate_bridge_dev.snapshot import save_snapshot
 
-        with self.invoke_lock:
-            counts = save_snapshot(
-                self.snapshot_path,
-                self.dynamodb,
-                self.sqs,
-                self.resources.table_name,
-                self.resources.queue_url,
-                self.resources.dead_letter_queue_url,
-                self.sandbox.state.export() if self.sandbox else None,
-                read_queue=moto_queue_messages,
-            )
+        # Nothing runs a handler any more: the state is still.
+        counts = save_snapshot(
+            self.snapshot_path,
+            self.dynamodb,
+            self.sqs,
+            self.resources.table_name,
+            self.resources.queue_url,
+            self.resources.dead_letter_queue_url,
+            self.sandbox.state.export() if self.sandbox else None,
+            read_queue=self.moto.queue_messages,
+        )
         _say(f"saved {counts['items']} items, {counts['queued']} queued, {counts['dead_letters']} dead letters")
         if self.sandbox is not None:
             self.sandbox.shutdown()
@@ -367,7 +383,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _invoke(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         query = self.path.split("?", 1)[1] if "?" in self.path else ""
-        if path in ("", "/health", "/console", "/console/faults"):
+        if path == "/health":
+            self._reply(200, json.dumps(self.stack.health()).encode(), {"content-type": "application/json"})
+            return
+        if path in ("", "/console", "/console/faults"):
             self._console(path, query)
             return
         name = ROUTES.get(path)
@@ -381,8 +400,12 @@ class _Handler(BaseHTTPRequestHandler):
         event = function_url_event(
             self.command, path, body, dict(self.headers.items()), query=query, source_ip=self.client_address[0]
         )
-        with self.stack.invoke_lock:
-            response = self.stack.handlers[name](event, FakeLambdaContext(name))
+        pool = self.stack.pools[name]
+        try:
+            response = pool.invoke(event, (name, pool.timeout_seconds))
+        except InvocationFailed:
+            # A function URL's answer when the function errs (the worker logged why).
+            response = {"statusCode": 502, "body": '{"Message":"Internal Server Error"}'}
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         status = int(response.get("statusCode", 200))

@@ -1,6 +1,6 @@
-"""One narrow patch to moto's SQS, so the embedded AWS keeps up with a burst.
+"""Two narrow patches to moto, so the embedded AWS keeps up with a burst.
 
-The cause (moto 5.2.x, ``moto/sqs/models.py``): ``Queue.attributes`` builds every queue
+**SQS.** The cause (moto 5.2.x, ``moto/sqs/models.py``): ``Queue.attributes`` builds every queue
 attribute, including ``ApproximateNumberOfMessages``, ``...NotVisible`` and
 ``...Delayed``, each a scan of every message in the queue with a clock read per
 message. ``SendMessage`` on a FIFO queue reads ``queue.attributes.get(
@@ -15,10 +15,20 @@ the redrive policy as JSON, the KMS attributes only when a key is set). A
 ``GetQueueAttributes`` reads the counts as before; a send reads one flag. Nothing else
 in moto changes. ``tests/unit/devtools/test_moto_speedups.py`` checks that every
 attribute of every kind of queue reads the same with and without it.
+
+**DynamoDB.** A ``Query`` on the table itself (not an index) gathers its candidates
+from ``Table.all_items()``, which lists and sorts every item in the table, then keeps
+those of the queried partition: every query costs O(n log n) in the table's size
+(``moto/dynamodb/models/table.py``). Profiled under a 200-webhook burst, that sort was
+half of the local stack's CPU. The patch lets such a query see only its own partition
+(``Table.items[hash_key]``, sorted the same way); everything after that (key
+conditions, filters, paging, projections) is moto's own code. Index queries and scans
+are unchanged. The same test file checks queries answer the same with and without it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -58,12 +68,44 @@ class LazyQueueAttributes(Mapping[str, Any]):
         return len(self._names())
 
 
+# The partition a base-table Query on this thread (moto's server thread) is reading.
+_QUERIED_PARTITION: contextvars.ContextVar[Any] = contextvars.ContextVar("queried_partition", default=None)
+
+
+def _partition_query(original: Any) -> Any:
+    def query(table: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None or not table.range_key_attr:
+            return original(table, hash_key, *args, **kwargs)
+        token = _QUERIED_PARTITION.set(hash_key)
+        try:
+            return original(table, hash_key, *args, **kwargs)
+        finally:
+            _QUERIED_PARTITION.reset(token)
+
+    return query
+
+
+def _partition_items(original: Any) -> Any:
+    def all_items(table: Any) -> Any:
+        hash_key = _QUERIED_PARTITION.get()
+        if hash_key is None:
+            return original(table)
+        partition = table.items.get(hash_key) or {}
+        return sorted(partition.values(), key=lambda item: (item.hash_key, item.range_key))
+
+    return all_items
+
+
 def apply() -> None:
-    """Install the patch (idempotent); call before the moto server handles a request."""
+    """Install both patches (idempotent); call before the moto server handles a request."""
     global _APPLIED
     if _APPLIED:
         return
+    from moto.dynamodb.models.table import Table
     from moto.sqs.models import Queue
 
     Queue.attributes = property(LazyQueueAttributes)  # type: ignore[assignment,method-assign]
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+    Table.all_items = _partition_items(Table.all_items)  # type: ignore[method-assign]
     _APPLIED = True

@@ -8,7 +8,8 @@ deletes, Laravel-style pages on the transaction listing. ``GET /`` shows what ar
 for a person watching ``make run``; ``PATCH /_sandbox/transactions/{key}`` changes one
 by hand (an amount, or deleted), as a person could at the platform.
 
-Faults can be injected (``POST /_sandbox/faults``: status, count, retry_after) so tests
+Faults can be injected (``POST /_sandbox/faults``: status, count, retry_after, and
+delay_seconds for an API that stalls before it answers) so tests
 and demos can watch the forwarder back off and recover. State lives in memory.
 """
 
@@ -27,10 +28,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 @dataclass
 class Fault:
-    status: int
+    status: int  # 0: no error status, only the delay (a stalled API that answers late)
     remaining: int
     retry_after: int | None = None
     path_prefix: str = "/v1/"
+    delay_seconds: float = 0.0
 
 
 @dataclass
@@ -105,13 +107,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._sandbox(method, path, body)
             return
         with state.lock:
+            fault = next((f for f in state.faults if f.remaining > 0 and path.startswith(f.path_prefix)), None)
+            if fault is not None:
+                fault.remaining -= 1
+        if fault is not None and fault.delay_seconds:
+            time.sleep(fault.delay_seconds)  # outside the lock: other requests are not held
+        with state.lock:
             state.requests.append({"method": method, "path": path, "body": body, "at": time.time()})
-            for fault in state.faults:
-                if fault.remaining > 0 and path.startswith(fault.path_prefix):
-                    fault.remaining -= 1
-                    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                    self._send(fault.status, {"message": f"sandbox fault {fault.status}"}, headers)
-                    return
+            if fault is not None and fault.status:
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                self._send(fault.status, {"message": f"sandbox fault {fault.status}"}, headers)
+                return
             if self.headers.get("Authorization") != f"Bearer {state.api_key}":
                 self._send(401, {"message": "Unauthenticated."})
                 return
@@ -286,10 +292,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/_sandbox/faults" and method == "POST" and isinstance(body, dict):
                 state.faults.append(
                     Fault(
-                        status=int(body.get("status", 503)),
+                        status=int(body.get("status", 0 if body.get("delay_seconds") else 503)),
                         remaining=int(body.get("count", 1)),
                         retry_after=body.get("retry_after"),
                         path_prefix=str(body.get("path_prefix", "/v1/")),
+                        delay_seconds=float(body.get("delay_seconds") or 0),
                     )
                 )
                 self._send(201, {"faults": len(state.faults)})

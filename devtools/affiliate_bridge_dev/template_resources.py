@@ -128,3 +128,40 @@ def create_resources(
         visibility_timeout=settings["visibility_timeout"],
         max_receive_count=receives,
     )
+
+
+# A function without a concurrency limit in the template (WebhookReservedConcurrency=0)
+# still gets a bounded pool locally: a laptop is not an account of 1,000 environments.
+UNRESERVED_LOCAL_CONCURRENCY = 10
+
+
+@dataclass(frozen=True)
+class FunctionLimits:
+    concurrency: int  # execution environments at once
+    timeout_seconds: int
+
+
+def function_limits(template: dict[str, Any] | None = None) -> dict[str, FunctionLimits]:
+    """functions/<name>/ -> its concurrency and timeout, as template.yaml sets them: the
+    reserved concurrency of the public functions, the event source mapping's
+    MaximumConcurrency of the forwarder, each Timeout (or the Globals one)."""
+    template = template or load_template()
+    default_timeout = int(template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+    limits: dict[str, FunctionLimits] = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        name = str(properties["CodeUri"]).strip("/").rsplit("/", 1)[-1]
+        reserved = properties.get("ReservedConcurrentExecutions")
+        if isinstance(reserved, dict) and "If" in reserved:
+            reserved = reserved["If"][1]  # the value when the condition holds (the default's case)
+        concurrency = int(_parameter_default(template, reserved) or 0)
+        for event in (properties.get("Events") or {}).values():
+            scaling = (event.get("Properties") or {}).get("ScalingConfig") or {}
+            if "MaximumConcurrency" in scaling:
+                concurrency = int(_parameter_default(template, scaling["MaximumConcurrency"]))
+        limits[name] = FunctionLimits(
+            concurrency or UNRESERVED_LOCAL_CONCURRENCY, int(properties.get("Timeout", default_timeout))
+        )
+    return limits

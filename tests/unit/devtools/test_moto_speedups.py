@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import ParseResult, urlparse
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
+from moto.dynamodb.models.table import Table
 from moto.sqs.models import Queue
 
 from affiliate_bridge_dev import moto_speedups
 
-ORIGINAL = Queue.attributes  # taken before any test applies the patch
+# Taken before any test applies the patches.
+ORIGINAL = Queue.attributes
+ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
 
 
 def _queues(sqs: Any) -> list[Queue]:
@@ -39,7 +45,12 @@ def _queues(sqs: Any) -> list[Queue]:
 def patched() -> Any:
     moto_speedups.apply()
     yield
+    _unpatch()
+
+
+def _unpatch() -> None:
     Queue.attributes = ORIGINAL  # type: ignore[method-assign]
+    Table.query, Table.all_items = ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS  # type: ignore[method-assign]
     moto_speedups._APPLIED = False
 
 
@@ -48,7 +59,7 @@ def test_every_attribute_reads_the_same_with_the_patch(patched: None) -> None:
         sqs = boto3.client("sqs", region_name="us-east-1")
         queues = _queues(sqs)
         for queue in queues:
-            sqs.send_message(QueueUrl=queue.url(_Url()), MessageBody="m", **_fifo(queue))
+            sqs.send_message(QueueUrl=queue.url(_url()), MessageBody="m", **_fifo(queue))
         for queue in queues:
             lazy = Queue.attributes.fget(queue)  # type: ignore[attr-defined]
             built = ORIGINAL.fget(queue)  # type: ignore[attr-defined]
@@ -57,7 +68,7 @@ def test_every_attribute_reads_the_same_with_the_patch(patched: None) -> None:
             assert lazy.get("NoSuchAttribute") is None
         # Through the API too: a full GetQueueAttributes is unchanged.
         answers = {
-            queue.name: sqs.get_queue_attributes(QueueUrl=queue.url(_Url()), AttributeNames=["All"])["Attributes"]
+            queue.name: sqs.get_queue_attributes(QueueUrl=queue.url(_url()), AttributeNames=["All"])["Attributes"]
             for queue in queues
         }
     assert answers["main.fifo"]["ContentBasedDeduplication"] == "true"
@@ -89,6 +100,117 @@ def _fifo(queue: Queue) -> dict[str, str]:
     return {"MessageGroupId": "g", "MessageDeduplicationId": "d"} if queue.fifo_queue else {}
 
 
-class _Url:
-    scheme = "https"
-    netloc = "sqs.us-east-1.amazonaws.com"
+def _url() -> ParseResult:
+    return urlparse("https://sqs.us-east-1.amazonaws.com/")
+
+
+# -- DynamoDB: a base-table Query reads only its partition -----------------------------------
+PARTITIONS = ["PAYMENT#a", "PAYMENT#b", "REF#c"]
+QUERIES = st.fixed_dictionaries(
+    {
+        "pk": st.sampled_from([*PARTITIONS, "NONE#z"]),
+        "range": st.sampled_from([None, "begins", "between", "gt"]),
+        "forward": st.booleans(),
+        "limit": st.sampled_from([None, 1, 2, 5]),
+        "filter": st.booleans(),
+    }
+)
+ITEMS = st.lists(
+    st.tuples(
+        st.sampled_from(PARTITIONS),
+        st.sampled_from(["A#1", "A#2", "ATTEMPT#3", "B#1", "STATE", "Z"]),
+        st.integers(0, 9),
+    ),
+    max_size=25,
+)
+
+
+def _query_pages(dynamodb: Any, query: dict[str, Any]) -> list[Any]:
+    names = {"#pk": "pk"}
+    values: dict[str, Any] = {":pk": {"S": query["pk"]}}
+    condition = "#pk = :pk"
+    if query["range"] == "begins":
+        condition += " AND begins_with(sk, :p)"
+        values[":p"] = {"S": "A"}
+    elif query["range"] == "between":
+        condition += " AND sk BETWEEN :lo AND :hi"
+        values.update({":lo": {"S": "A#2"}, ":hi": {"S": "B#1"}})
+    elif query["range"] == "gt":
+        condition += " AND sk > :lo"
+        values[":lo"] = {"S": "ATTEMPT#3"}
+    kwargs: dict[str, Any] = {
+        "TableName": "t",
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": query["forward"],
+    }
+    if query["limit"]:
+        kwargs["Limit"] = query["limit"]
+    if query["filter"]:
+        kwargs["FilterExpression"] = "n > :n"
+        values[":n"] = {"N": "3"}
+    pages = []
+    while True:
+        page = dynamodb.query(**kwargs)
+        pages.append((page["Items"], page.get("LastEvaluatedKey"), page["Count"]))
+        if "LastEvaluatedKey" not in page:
+            return pages
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=ITEMS, queries=st.lists(QUERIES, min_size=1, max_size=4))
+def test_a_base_table_query_answers_the_same_with_the_patch(items: list[Any], queries: list[Any]) -> None:
+    answers = []
+    for patch in (False, True):
+        if patch:
+            moto_speedups.apply()
+        try:
+            with mock_aws():
+                dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+                dynamodb.create_table(
+                    TableName="t",
+                    BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "sk", "AttributeType": "S"},
+                    ],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                )
+                for pk, sk, n in items:
+                    dynamodb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}, "n": {"N": str(n)}})
+                answers.append([_query_pages(dynamodb, query) for query in queries])
+        finally:
+            _unpatch()
+    assert answers[0] == answers[1]
+
+
+def test_a_base_table_query_no_longer_lists_the_table(patched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    listed: list[int] = []
+    partitioned = Table.all_items
+
+    def counting(table: Table) -> Any:
+        found = partitioned(table)
+        listed.append(len(found))
+        return found
+
+    monkeypatch.setattr(Table, "all_items", counting)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        for n in range(30):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": f"P#{n % 10}"}, "sk": {"S": f"S#{n}"}})
+        found = dynamodb.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#3"}}
+        )["Items"]
+    assert len(found) == 3
+    assert listed == [3]  # unpatched: all 30 items, listed and sorted, for one partition
