@@ -1,17 +1,31 @@
-"""``make bench``: the figures the README quotes. Timings only, never assertions.
+"""``make bench``: the figures the README quotes, each against a floor taken in the same run.
 
-1. Cold start: a fresh interpreter imports the Stripe webhook handler (Powertools,
-   boto3 clients, our package), against ``import stripe`` alone for comparison.
-2. Hot path: signature check (ours vs ``stripe.Webhook.construct_event``), event
-   normalisation, and a full handler invocation against moto in-process.
-3. Forwarder: messages per second through the Powertools batch processor to the
-   sandbox API over loopback.
-4. Peak memory (max RSS) of the cold-start process.
+Timings only, never assertions (the suite asserts behaviour). A ratio to a floor measured
+a moment before on the same machine means something on another machine; a bare
+millisecond figure does not. Every figure is a median of several runs.
+
+1. Cold start: a fresh interpreter loads the Stripe webhook handler (Powertools, our
+   package, its boto3 clients), against one that only imports boto3 and creates the same
+   two clients; measured in pairs, the ratio is the median of the pairs' ratios.
+2. Warm CPU per webhook: the handler with its AWS answers replayed from a recording
+   (botocore's Stubber, so no emulator's CPU is counted), against ``hmac`` + ``json.loads``
+   on the same body, the least any webhook receiver does.
+3. AWS calls per webhook, by scenario (referred by customer id, by email, unreferred),
+   counted on the handler's own clients against moto.
+4. Forwarder: messages per second to the sandbox API over loopback, against the same
+   client posting to the same API with nothing else to do.
+5. The embedded AWS: moto's FIFO SendMessage rate before and after moto_speedups.
+6. Cost per million webhooks on AWS (bench_cost): from the calls counted, the item sizes
+   written and read, the CPU measured and the published prices.
+7. The local stack (bench_local_stack): a 200-webhook burst from 16 clients against the
+   HTTP doorway's own floor, and a webhook while the forwarder waits on a stalled API.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -19,129 +33,252 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-COLD_START_RUNS = 5
+from affiliate_bridge_dev.bench_cost import (
+    ASSUMED_AFFILIATE_API_MS,
+    ASSUMED_AWS_CALL_MS,
+    PRICES,
+    PRICES_AS_OF,
+    SQS_CHUNK_BYTES,
+    Usage,
+    item_bytes,
+    per_million,
+    read_units,
+    write_units,
+)
+
+COLD_START_PAIRS = 9
+WARM_RUNS = 400
 SECRET = "whsec_bench_fixture_only"  # noqa: S105 - signs benchmark events only
-# Secrets must pass the same check as in production (16+ characters, no placeholder):
-# with a short one the referrals function answers 500 and nothing is forwarded.
+# Secrets must pass the same check as in production (16+ characters, no placeholder).
 API_KEY = "bench-partnero-fixture-key"
 REFERRALS_TOKEN = "bench-referrals-fixture-token"  # noqa: S105
+ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "INFO",  # template.yaml's LogLevel default: the log bytes are priced
+}
+GSI_KEY = "transaction_key"  # ReferralsTable's ByTransactionKey index (projection ALL)
 
 
-def _median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def _per_call_us(fn: Callable[[], Any], repeat: int) -> float:
-    fn()
-    began = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - began) / repeat * 1e6
-
-
-COLD_SCRIPT = """
-import os, resource, sys, time
+# -- 1. cold start ----------------------------------------------------------------------------
+FLOOR_SCRIPT = """
+import resource, time
+began = time.perf_counter()
+import boto3
+boto3.client("dynamodb"); boto3.client("sqs")
+print(time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+HANDLER_SCRIPT = """
+import resource, sys, time
 began = time.perf_counter()
 sys.path[:0] = [{layer!r}, {devtools!r}]
 from affiliate_bridge_dev.handlers import load_function_module
 load_function_module("stripe_webhook")
-elapsed = time.perf_counter() - began
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
+
+
+def _run(script: str, env: dict[str, str]) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    seconds, kb = out.stdout.split()
+    return float(seconds), float(kb) / 1024
 
 
 def cold_start() -> dict[str, float]:
     from affiliate_bridge_dev.handlers import REPO_ROOT
 
-    env = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": "t",
-        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo",
-    }
-    script = COLD_SCRIPT.format(layer=str(REPO_ROOT / "layers/common"), devtools=str(REPO_ROOT / "devtools"))
-    handler: list[float] = []
-    traced: list[float] = []
-    rss: list[float] = []
-    stripe_import: list[float] = []
-    for _ in range(COLD_START_RUNS):
-        for tracing_disabled, samples in (("true", handler), ("false", traced)):
-            out = subprocess.run(
-                [sys.executable, "-c", script],
-                env={**env, "POWERTOOLS_TRACE_DISABLED": tracing_disabled},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            seconds, kb = out.split()
-            samples.append(float(seconds))
-            if tracing_disabled == "true":
-                rss.append(float(kb) / 1024)
-        out = subprocess.run(
-            [sys.executable, "-c", "import time; t=time.perf_counter(); import stripe; print(time.perf_counter()-t)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        stripe_import.append(float(out))
+    env = {**os.environ, **ENV, "TABLE_NAME": "t", "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo"}
+    handler = HANDLER_SCRIPT.format(layer=str(REPO_ROOT / "layers/common"), devtools=str(REPO_ROOT / "devtools"))
+    pairs = []
+    for _ in range(COLD_START_PAIRS):
+        floor, floor_mb = _run(FLOOR_SCRIPT, env)
+        ours, ours_mb = _run(handler, env)
+        pairs.append((floor, ours, floor_mb, ours_mb))
     return {
-        "handler_import_ms": _median_ms(handler),
-        "handler_import_traced_ms": _median_ms(traced),
-        "import_stripe_ms": _median_ms(stripe_import),
-        "max_rss_mb": statistics.median(rss),
+        "floor_ms": statistics.median(p[0] for p in pairs) * 1000,
+        "handler_ms": statistics.median(p[1] for p in pairs) * 1000,
+        "ratio": statistics.median(p[1] / p[0] for p in pairs),
+        "floor_rss_mb": statistics.median(p[2] for p in pairs),
+        "handler_rss_mb": statistics.median(p[3] for p in pairs),
     }
 
 
-def hot_path() -> dict[str, float]:
-    import stripe
-
-    from affiliate_bridge.domain.events import EventRules
-    from affiliate_bridge.providers.stripe.events import normalise_stripe_event
-    from affiliate_bridge.providers.stripe.signature import verify_stripe_signature
-    from affiliate_bridge_dev import stripe_samples as s
-    from affiliate_bridge_dev.senders import stripe_signature_header
-
-    event = s.event("invoice.paid", s.invoice(amount_paid=4900, customer="cus_1", tax=500))
-    body = json.dumps(event).encode()
-    header = stripe_signature_header(body, SECRET)
-    rules = EventRules()
-    payload = json.loads(body)
-    return {
-        "verify_ours_us": _per_call_us(lambda: verify_stripe_signature(body, header, (SECRET,)), 20_000),
-        "construct_event_stripe_us": _per_call_us(lambda: stripe.Webhook.construct_event(body, header, SECRET), 2_000),
-        "normalise_us": _per_call_us(lambda: normalise_stripe_event(payload, rules), 20_000),
-    }
+# -- metering the handlers' own AWS clients ---------------------------------------------------
+@dataclass
+class Call:
+    service: str
+    operation: str
+    params: dict[str, Any]
+    parsed: dict[str, Any] = field(default_factory=dict)
 
 
-def pipeline() -> dict[str, float]:
+class Meter:
+    """Every call the handler's boto3 clients make, with what they sent and got."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.clients: list[Any] = []
+
+    def attach(self, client: Any) -> None:
+        self.clients.append(client)
+        service = client.meta.service_model.service_name
+        client.meta.events.register(
+            "provide-client-params", lambda params, model, **_: self._before(service, model.name, params)
+        )
+        client.meta.events.register("after-call", lambda parsed, **_: self._after(parsed))
+
+    def _before(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        self.calls.append(Call(service, operation, json.loads(json.dumps(params, default=str))))
+
+    def _after(self, parsed: dict[str, Any]) -> None:
+        if self.calls and not self.calls[-1].parsed:
+            self.calls[-1].parsed = parsed
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[list[Call]]:
+        start = len(self.calls)
+        found: list[Call] = []
+        yield found
+        found.extend(self.calls[start:])
+
+
+@contextlib.contextmanager
+def metered_clients(meter: Meter) -> Iterator[None]:
+    """boto3.client, for the handler modules loaded inside: each client joins the meter."""
+    import boto3
+
+    real = boto3.client
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        meter.attach(made)
+        return made
+
+    boto3.client = client
+    try:
+        yield
+    finally:
+        boto3.client = real
+
+
+def usage_of(calls: list[Call], item_size_after: Callable[[Call], int]) -> Usage:
+    """Read and write units and SQS requests of some calls (bench_cost's rules)."""
+    usage = Usage()
+    for call in calls:
+        if call.service == "secretsmanager":
+            continue  # read once per container and cached (SECRET_CACHE_SECONDS)
+        usage.aws_calls += 1
+        usage.calls.append(call.operation)
+        if call.service == "dynamodb":
+            reads, writes = _dynamodb_units(call, item_size_after)
+            usage.read_units += reads
+            usage.write_units += writes
+        elif call.service == "sqs":
+            body = call.params.get("MessageBody") or json.dumps(call.params.get("Entries", ""))
+            usage.sqs_requests += max(1, -(-len(body.encode()) // SQS_CHUNK_BYTES))
+    return usage
+
+
+def _dynamodb_units(call: Call, item_size_after: Callable[[Call], int]) -> tuple[float, int]:
+    consistent = bool(call.params.get("ConsistentRead"))
+    if call.operation == "GetItem":
+        return read_units(item_bytes(call.parsed.get("Item")), consistent), 0
+    if call.operation == "Query":
+        return read_units(sum(item_bytes(i) for i in call.parsed.get("Items", [])), consistent), 0
+    if call.operation == "BatchGetItem":
+        reads = 0.0
+        for table, request in call.params["RequestItems"].items():
+            found = call.parsed.get("Responses", {}).get(table, [])
+            sizes = [item_bytes(item) for item in found] + [0] * (len(request["Keys"]) - len(found))
+            reads += sum(read_units(size, bool(request.get("ConsistentRead"))) for size in sizes)
+        return reads, 0
+    if call.operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        item = call.params.get("Item")
+        size = item_bytes(item) if item is not None else item_size_after(call)
+        indexed = (item is not None and GSI_KEY in item) or (item is None and _indexed(call))
+        return 0.0, write_units(size) * (2 if indexed else 1)  # an item in the index is written twice
+    if call.operation == "TransactWriteItems":
+        bodies = [next(iter(entry.values())) for entry in call.params["TransactItems"]]
+        return 0.0, sum(2 * write_units(item_bytes(body["Item"]) if "Item" in body else 1024) for body in bodies)
+    return 0.0, 0
+
+
+def _indexed(call: Call) -> bool:
+    return GSI_KEY in (call.parsed.get("Attributes") or {}) or GSI_KEY in json.dumps(call.params)
+
+
+# -- 2, 3. the webhook: calls by scenario, warm CPU with replayed answers -----------------------
+@dataclass
+class Rig:
+    """The handlers in-process against moto, with metered clients."""
+
+    meter: Meter
+    dynamodb: Any
+    resources: Any
+    stripe: Any
+    referrals: Any
+    forwarder: Any
+    sandbox: Any
+    output: io.StringIO  # the handlers' stdout: JSON log lines and EMF metrics
+    webhook_log_bytes: list[int] = field(default_factory=list)
+
+    def post_stripe(self, event: dict[str, Any]) -> dict[str, Any]:
+        from affiliate_bridge_dev.lambda_events import FakeLambdaContext
+        from affiliate_bridge_dev.senders import stripe_signature_header
+
+        body = json.dumps(event).encode()
+        headers = {"content-type": "application/json", "stripe-signature": stripe_signature_header(body, SECRET)}
+        logged = self.output.tell()
+        answer: dict[str, Any] = self.stripe(_url_event(body, headers), FakeLambdaContext("StripeWebhookFunction"))
+        self.webhook_log_bytes.append(self.output.tell() - logged)
+        return answer
+
+    def refer(self, **body: str) -> None:
+        from affiliate_bridge_dev.lambda_events import FakeLambdaContext
+
+        headers = {"content-type": "application/json", "authorization": f"Bearer {REFERRALS_TOKEN}"}
+        answer = self.referrals(_url_event(json.dumps(body).encode(), headers), FakeLambdaContext("ReferralsFunction"))
+        assert answer["statusCode"] == 201, answer
+
+    def item_size_after(self, call: Call) -> int:
+        """The size of the item an UpdateItem or DeleteItem left (DeleteItem: what it removed)."""
+        key = call.params.get("Key")
+        if not key:
+            return 0
+        found = self.dynamodb.get_item(TableName=call.params["TableName"], Key=key).get("Item")
+        return item_bytes(found) if found else 100
+
+
+def _url_event(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    from affiliate_bridge_dev.lambda_events import function_url_event
+
+    return function_url_event("POST", "/", body, headers)
+
+
+@contextlib.contextmanager
+def rig() -> Iterator[Rig]:
     import boto3
     from moto import mock_aws
 
-    from affiliate_bridge_dev import stripe_samples as s
-    from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
+    from affiliate_bridge_dev import moto_speedups
     from affiliate_bridge_dev.handlers import load_handler
-    from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
     from affiliate_bridge_dev.partnero_sandbox import start_sandbox
-    from affiliate_bridge_dev.senders import stripe_signature_header
     from affiliate_bridge_dev.template_resources import create_resources
 
-    os.environ.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's fake credential
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    moto_speedups.apply()
+    os.environ.update(ENV, POWERTOOLS_METRICS_NAMESPACE="AffiliateBridge")
     sandbox = start_sandbox(API_KEY)
-    events = 300
+    output = io.StringIO()
     try:
         with mock_aws():
-            dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
-            resources = create_resources(dynamodb, sqs)
+            dynamodb = boto3.client("dynamodb")
+            resources = create_resources(dynamodb, boto3.client("sqs"))
             os.environ.update(
                 TABLE_NAME=resources.table_name,
                 QUEUE_URL=resources.queue_url,
@@ -151,58 +288,255 @@ def pipeline() -> dict[str, float]:
                 PARTNERO_API_URL=sandbox.url,
                 PARTNERO_API_KEY=API_KEY,
             )
-            stripe_handler, referrals, forwarder = (
-                load_handler(n) for n in ("stripe_webhook", "referrals", "forwarder")
-            )
-            context = FakeLambdaContext("bench")
-            for i in range(events):
-                referral = json.dumps({"customer_key": f"u{i}", "partner_key": "p", "stripe_customer_id": f"cus_{i}"})
-                headers = {"content-type": "application/json", "authorization": f"Bearer {REFERRALS_TOKEN}"}
-                answer = referrals(function_url_event("POST", "/", referral.encode(), headers), context)
-                assert answer["statusCode"] == 201, answer
-            bodies = []
-            for i in range(events):
-                body = json.dumps(
-                    s.event("invoice.paid", s.invoice(amount_paid=1000 + i, customer=f"cus_{i}"))
-                ).encode()
-                bodies.append(
-                    function_url_event(
-                        "POST",
-                        "/",
-                        body,
-                        {"content-type": "application/json", "stripe-signature": stripe_signature_header(body, SECRET)},
-                    )
-                )
-            began = time.perf_counter()
-            for event in bodies:
-                assert stripe_handler(event, context)["statusCode"] == 200
-            webhook_seconds = time.perf_counter() - began
-            mapping = EventSourceMapping(sqs, resources.queue_url, forwarder, batch_size=10)
-            began = time.perf_counter()
-            mapping.drain(timeout_seconds=120)
-            forward_seconds = time.perf_counter() - began
-            forwarded = len(sandbox.state.active_transactions())
-            # A figure from a pipeline that lost messages would measure the wrong thing.
-            assert forwarded == events, f"{forwarded} of {events} forwarded"
+            meter = Meter()
+            with metered_clients(meter), contextlib.redirect_stdout(output):  # Powertools binds stdout here
+                stripe, referrals, forwarding = (load_handler(n) for n in ("stripe_webhook", "referrals", "forwarder"))
+            with contextlib.redirect_stdout(output):
+                yield Rig(meter, dynamodb, resources, stripe, referrals, forwarding, sandbox, output)
     finally:
         sandbox.shutdown()
+
+
+SCENARIOS = ("referred, by customer id", "referred, by email", "unreferred")
+
+
+def scenario_event(scenario: str, n: int) -> dict[str, Any]:
+    from affiliate_bridge_dev import stripe_samples as s
+
+    email = f"buyer{n}@example.com" if scenario == "referred, by email" else None
+    return s.event("invoice.paid", s.invoice(amount_paid=1000 + n, customer=f"cus_bench{n}", email=email))
+
+
+def webhook_calls(bench: Rig, runs: int = 5) -> dict[str, list[Usage]]:
+    """Each scenario's calls per webhook (the handler's own, nothing the test does)."""
+    usages: dict[str, list[Usage]] = {}
+    for index, scenario in enumerate(SCENARIOS):
+        for run in range(runs):
+            n = 1000 * (index + 1) + run
+            if scenario == "referred, by customer id":
+                bench.refer(customer_key=f"u{n}", partner_key="p", stripe_customer_id=f"cus_bench{n}")
+            elif scenario == "referred, by email":
+                bench.refer(customer_key=f"u{n}", partner_key="p", email=f"buyer{n}@example.com")
+            with bench.meter.measuring() as calls:
+                assert bench.post_stripe(scenario_event(scenario, n))["statusCode"] == 200
+            usage = usage_of(calls, bench.item_size_after)
+            usage.invocations = 1
+            usages.setdefault(scenario, []).append(usage)
+    return usages
+
+
+def warm_cpu(bench: Rig) -> dict[str, float]:
+    """CPU per referred webhook with its AWS answers replayed (no emulator), against the
+    floor of verifying and parsing the same body."""
+    from botocore import xform_name
+    from botocore.stub import Stubber
+
+    n = 99_000
+    bench.refer(customer_key=f"u{n}", partner_key="p", stripe_customer_id=f"cus_bench{n}")
+    event = scenario_event(SCENARIOS[0], n)
+    with bench.meter.measuring() as recorded:
+        bench.post_stripe(event)
+    clients = {c.meta.service_model.service_name: c for c in bench.meter.clients[:2]}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    answers = [(call.service, xform_name(call.operation), _without_metadata(call.parsed)) for call in recorded]
+    for stubber in stubbers.values():
+        stubber.activate()
+    try:
+
+        def replayed() -> None:
+            for service, operation, parsed in answers:
+                stubbers[service].add_response(operation, parsed)
+            assert bench.post_stripe(event)["statusCode"] == 200
+
+        ours = _cpu_per_call_us(replayed, WARM_RUNS)
+    finally:
+        for stubber in stubbers.values():
+            stubber.deactivate()
+    body = json.dumps(event).encode()
+    payload = f"{int(time.time())}.".encode() + body
+
+    def floor() -> None:
+        hmac.new(SECRET.encode(), payload, hashlib.sha256).hexdigest()
+        json.loads(body)
+
+    floor_us = _cpu_per_call_us(floor, WARM_RUNS * 50)
+    return {"webhook_cpu_us": ours, "floor_us": floor_us, "ratio": ours / floor_us}
+
+
+def _without_metadata(parsed: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+
+
+def _cpu_per_call_us(fn: Callable[[], Any], repeat: int) -> float:
+    fn()
+    samples = []
+    for _ in range(5):
+        began = time.process_time()
+        for _ in range(repeat // 5):
+            fn()
+        samples.append((time.process_time() - began) / (repeat // 5))
+    return statistics.median(samples) * 1e6
+
+
+# -- 4. the forwarder -------------------------------------------------------------------------
+def forwarder(bench: Rig, messages: int = 300) -> dict[str, Any]:
+    import requests
+
+    from affiliate_bridge_dev.event_source_mapping import EventSourceMapping
+
+    sqs = next(c for c in bench.meter.clients if c.meta.service_model.service_name == "sqs")
+    for n in range(messages):
+        bench.refer(customer_key=f"f{n}", partner_key="p", stripe_customer_id=f"cus_fwd{n}")
+        from affiliate_bridge_dev import stripe_samples as s
+
+        bench.post_stripe(s.event("invoice.paid", s.invoice(amount_paid=1000 + n, customer=f"cus_fwd{n}")))
+    api_calls_before = len(bench.sandbox.state.requests)
+    mapping = EventSourceMapping(sqs, bench.resources.queue_url, bench.forwarder, batch_size=10)
+    logged = bench.output.tell()
+    with bench.meter.measuring() as calls:
+        began, cpu = time.perf_counter(), time.process_time()
+        mapping.drain(timeout_seconds=300)
+        seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
+    log_bytes = (bench.output.tell() - logged) // messages
+    forwarded = len(bench.sandbox.state.active_transactions())
+    # A figure from a pipeline that lost messages would measure the wrong thing.
+    assert forwarded >= messages, f"{forwarded} of {messages} forwarded"
+    api_calls = len(bench.sandbox.state.requests) - api_calls_before
+    usage = usage_of([c for c in calls if c.operation != "ReceiveMessage" or c.parsed.get("Messages")], _no_size)
+    # The floor: the same client library posting the same kind of request, nothing else.
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    began = time.perf_counter()
+    for n in range(messages):
+        body = {"key": f"floor-{n}", "customer": {"key": "f0"}, "amount": 1.0, "amount_units": "usd"}
+        session.post(f"{bench.sandbox.url}/v1/transactions", json=body, headers=headers, timeout=10)
+    floor_seconds = time.perf_counter() - began
+    per_message = Usage(
+        invocations=1 / 10,  # batches of ten
+        cpu_ms=cpu_seconds / messages * 1000,
+        aws_calls=usage.aws_calls / messages,
+        affiliate_calls=api_calls / messages,
+        read_units=usage.read_units / messages,
+        write_units=usage.write_units / messages,
+        sqs_requests=usage.sqs_requests / messages,
+        log_bytes=log_bytes,
+    )
     return {
-        "webhook_ms_per_event_moto": webhook_seconds / events * 1000,
-        "forwarded": forwarded,
-        "forwarder_messages_per_s": forwarded / forward_seconds,
+        "messages_per_s": messages / seconds,
+        "floor_per_s": messages / floor_seconds,
+        "ratio": (messages / seconds) / (messages / floor_seconds),
+        "per_message": per_message,
+        "aws_calls_per_message": usage.aws_calls / messages,
+        "api_calls_per_message": api_calls / messages,
     }
 
 
+def _no_size(call: Call) -> int:
+    return 300  # a payment state or attempt item: a few hundred bytes, one write unit
+
+
+# -- 5. the embedded AWS ----------------------------------------------------------------------
+def moto_fifo_sends(messages: int = 400) -> dict[str, float]:
+    """In-process moto, a FIFO queue filling up: sends per second in the second half."""
+    import boto3
+    from moto import mock_aws
+
+    from affiliate_bridge_dev import moto_speedups
+
+    def rate() -> float:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="bench.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+            began = 0.0
+            for n in range(messages):
+                if n == messages // 2:
+                    began = time.perf_counter()
+                sqs.send_message(
+                    QueueUrl=url, MessageBody="m" * 500, MessageGroupId=str(n % 40), MessageDeduplicationId=str(n)
+                )
+            return (messages // 2) / (time.perf_counter() - began)
+
+    before = rate() if not moto_speedups.applied() else float("nan")
+    moto_speedups.apply()
+    after = rate()
+    return {"before_per_s": before, "after_per_s": after, "ratio": after / before}
+
+
+# -- the run ----------------------------------------------------------------------------------
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main() -> None:
-    results: dict[str, dict[str, float]] = {}
-    for name, step in (("cold_start", cold_start), ("hot_path", hot_path), ("pipeline", pipeline)):
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        with contextlib.redirect_stdout(io.StringIO()):  # the handlers' own EMF and log lines
-            results[name] = step()
-    print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores")
-    for group, figures in results.items():
-        for name, value in figures.items():
-            print(f"{group:<11} {name:<28} {value:10.1f}")
+    print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores", flush=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        moto = moto_fifo_sends()
+    say(
+        f"moto FIFO SendMessage, 200 sends into a queue holding 200   before {moto['before_per_s']:7.0f}/s"
+        f"   after {moto['after_per_s']:7.0f}/s   x{moto['ratio']:.1f}"
+    )
+    cold = cold_start()
+    say(
+        f"cold start: handler + clients {cold['handler_ms']:6.0f} ms"
+        f"   boto3 + the two clients {cold['floor_ms']:6.0f} ms"
+        f"   ratio {cold['ratio']:.2f}   (max RSS {cold['handler_rss_mb']:.0f} vs {cold['floor_rss_mb']:.0f} MB)"
+    )
+    with rig() as bench:
+        calls = webhook_calls(bench)
+        log_bytes = int(statistics.median(bench.webhook_log_bytes))
+        warm = warm_cpu(bench)
+        forwarding = forwarder(bench)
+    say(
+        f"warm CPU per referred webhook (AWS answers replayed) {warm['webhook_cpu_us']:8.0f} us"
+        f"   hmac + json.loads {warm['floor_us']:5.1f} us   ratio {warm['ratio']:.0f}"
+    )
+    say("AWS calls per webhook:")
+    for scenario, usages in calls.items():
+        say(f"  {scenario:<26} {usages[0].aws_calls:.0f}   ({', '.join(usages[0].calls)})")
+    say(
+        f"forwarder (moto and the sandbox in-process): {forwarding['messages_per_s']:6.1f} messages/s"
+        f"   the bare API client {forwarding['floor_per_s']:6.1f}"
+        f" requests/s   ratio {forwarding['ratio']:.2f}   ({forwarding['aws_calls_per_message']:.1f} AWS calls,"
+        f" {forwarding['api_calls_per_message']:.2f} API calls per message)"
+    )
+    say(
+        f"cost per million webhooks (us-east-1 prices of {PRICES_AS_OF};"
+        f" each AWS round trip {ASSUMED_AWS_CALL_MS:.0f} ms,"
+        f" each affiliate API call {ASSUMED_AFFILIATE_API_MS:.0f} ms of billed wait; the forwarder's CPU includes"
+        " the in-process emulators', an upper bound):"
+    )
+    forwarded: Usage = forwarding["per_message"]
+    for scenario, usages in calls.items():
+        webhook = _mean_usage(usages, warm["webhook_cpu_us"] / 1000, log_bytes)
+        parts = [webhook] + ([forwarded] if scenario.startswith("referred") else [])
+        cost = per_million(parts)
+        lines = "  ".join(f"{name} ${value:.2f}" for name, value in cost.items() if name != "total")
+        say(f"  {scenario:<26} ${cost['total']:5.2f}   ({lines})")
+    say(f"prices: {json.dumps(PRICES)}")
+    from affiliate_bridge_dev.bench_local_stack import BURST, CLIENTS, burst_and_stall
+
+    stack = burst_and_stall()
+    say(
+        f"local stack: {BURST} referred webhooks from {CLIENTS} clients {stack['accepted_per_s']:6.1f} accepted/s"
+        f"   GET /health from the same clients {stack['health_per_s']:6.1f}/s   ratio {stack['ratio']:.2f}"
+    )
+    say(
+        f"local stack: a webhook while the forwarder waits on an API stalled for 8 s"
+        f" {stack['stalled_webhook_ms']:5.0f} ms"
+        f"   with nothing stalled {stack['webhook_ms']:5.0f} ms   ratio {stack['stall_ratio']:.2f}"
+    )
+
+
+def _mean_usage(usages: list[Usage], cpu_ms: float, log_bytes: int) -> Usage:
+    return Usage(
+        invocations=1,
+        cpu_ms=cpu_ms,
+        aws_calls=statistics.mean(u.aws_calls for u in usages),
+        read_units=statistics.mean(u.read_units for u in usages),
+        write_units=statistics.mean(u.write_units for u in usages),
+        sqs_requests=statistics.mean(u.sqs_requests for u in usages),
+        log_bytes=log_bytes,
+    )
 
 
 if __name__ == "__main__":

@@ -97,6 +97,10 @@ def _partition_items(original: Any) -> Any:
     return all_items
 
 
+def applied() -> bool:
+    return _APPLIED
+
+
 def apply() -> None:
     """Install both patches (idempotent); call before the moto server handles a request."""
     global _APPLIED

@@ -82,6 +82,9 @@ def test_a_burst_from_many_clients_arrives_once_each(harness: Harness) -> None:
     harness.wait_for(lambda: len(harness.active()) >= count, timeout=120)
     assert harness.active() == expected
     assert set(creations(harness).values()) == {1}, "a transaction was asked for twice"
+    # One call per first sale: the customer is created in the same call (options.create_customer).
+    calls = [r for r in list(harness.api.state.requests) if r["path"].startswith("/v1/")]
+    assert len(calls) == count and all(r["body"]["options"] == {"create_customer": True} for r in calls)
     # It really ran concurrently: more than one execution environment served the burst.
     assert environments(harness)["stripe_webhook"]["workers"] > 1
 

@@ -38,4 +38,8 @@ def test_webhook_functions_do_not_load_what_only_the_forwarder_needs(function: s
         subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     )
     assert not [name for name in KEPT_OFF if name in loaded]
+    # Nor the other provider's reader: each function loads its own provider only.
+    other = "paddle" if function == "stripe_webhook" else "stripe"
+    assert f"affiliate_bridge.providers.{other}.provider" not in loaded
+    assert f"affiliate_bridge.providers.{other}.events" not in loaded
     assert "affiliate_bridge.edge.webhook_endpoint" in loaded  # the check saw a real cold start

@@ -15,9 +15,6 @@ from affiliate_bridge.edge.secrets import resolve_secret, resolve_secrets
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.edge.webhook_endpoint import WebhookEndpoint
 from affiliate_bridge.providers.base import WebhookProvider
-from affiliate_bridge.providers.paddle.provider import PaddleProvider
-from affiliate_bridge.providers.stripe.events import StripeOptions
-from affiliate_bridge.providers.stripe.provider import StripeProvider
 from affiliate_bridge.storage.ledger import Ledger
 from affiliate_bridge.storage.parked_payments import ParkedPayments
 from affiliate_bridge.storage.referrals import ReferralsStore
@@ -42,7 +39,12 @@ def event_rules(settings: Settings) -> EventRules:
 Secrets = Callable[[], tuple[str, ...]]
 
 
+# Each provider's modules are imported by its own builder: a webhook function loads only
+# its own provider's reader and signature check at cold start.
 def _stripe(settings: Settings, secrets: Secrets) -> WebhookProvider:
+    from affiliate_bridge.providers.stripe.events import StripeOptions
+    from affiliate_bridge.providers.stripe.provider import StripeProvider
+
     options = StripeOptions(
         payment_intent_sales=settings.stripe_payment_intent_sales,
         client_reference_is_partner_key=settings.stripe_client_reference_is_partner_key,
@@ -51,13 +53,15 @@ def _stripe(settings: Settings, secrets: Secrets) -> WebhookProvider:
 
 
 def _paddle(settings: Settings, secrets: Secrets) -> WebhookProvider:
+    from affiliate_bridge.providers.paddle.provider import PaddleProvider
+
     return PaddleProvider(secrets, settings.paddle_tolerance_seconds, event_rules(settings))
 
 
 # The payment providers, by the name their function URL and ledger entries carry.
 PAYMENT_PROVIDERS: dict[str, Callable[[Settings, Secrets], WebhookProvider]] = {
-    StripeProvider.name: _stripe,
-    PaddleProvider.name: _paddle,
+    "stripe": _stripe,
+    "paddle": _paddle,
 }
 
 
