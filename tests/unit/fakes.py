@@ -44,6 +44,9 @@ class MemoryReferrals:
     def find_customer_key(self, kind: str, value: str) -> str | None:
         return self.aliases.get((kind, value))
 
+    def read_ahead(self, customer_key: str | None, identifiers: Any, profile: Any) -> MemoryReferrals:
+        return self  # memory answers every read at once already
+
     def _newer_applied(self, customer_key: str, at_ms: int) -> bool:
         applied = self.platform_at.get(customer_key)
         if applied is None:

@@ -8,7 +8,7 @@ without the type check failing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -54,6 +54,15 @@ class ReferralLookup(Protocol):
     def find_customer_key(self, kind: str, value: str) -> str | None: ...
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None: ...
+
+    def read_ahead(
+        self, customer_key: str | None, identifiers: Sequence[Identifier], profile: tuple[str, str] | None
+    ) -> ReferralLookup:
+        """The same lookups answered from as few round trips as the store can manage:
+        attribution knows every candidate up front, and on the webhook's path each
+        sequential read is latency the provider waits on. ``profile``: the provider
+        customer whose stored email to use when the payment carries none."""
+        ...
 
 
 class PaymentLinks(Protocol):

@@ -245,9 +245,12 @@ class Intake:
     def _attribute_by(self, identifiers: list[Identifier]) -> Attribution:
         """Attribution by the identifiers a payment was parked under, in precedence order
         (what a late referral would match it by), without looking any of them up again."""
+        customer_key_given = next((value for kind, value in identifiers if kind == CUSTOMER_KEY), None)
+        others = [(kind, value) for kind, value in identifiers if kind != CUSTOMER_KEY]
+        lookup = self.referrals.read_ahead(customer_key_given, others, None)
         for kind, value in identifiers:
-            customer_key = value if kind == CUSTOMER_KEY else self.referrals.find_customer_key(kind, value)
-            referral = self.referrals.find_referral(customer_key) if customer_key else None
+            customer_key = value if kind == CUSTOMER_KEY else lookup.find_customer_key(kind, value)
+            referral = lookup.find_referral(customer_key) if customer_key else None
             if referral:
                 rule = late_rule(kind)
                 return Attribution(referral.customer_key, referral.partner_key, rule, (f"{rule}:matched on recheck",))

@@ -3,18 +3,41 @@
 Precedence: the merchant's customer key, then the provider's customer id, then the email
 (the payment's own, else the one the provider's customer profile holds).
 The trail in ``Attribution.tried`` names each rule and whether it hit, never the email.
+Every candidate is known before the first lookup, so the store is asked for all of them
+at once (``read_ahead``) and the rules below read the answers in precedence order.
 """
 
 from __future__ import annotations
 
 from affiliate_bridge.domain.events import CustomerRefs
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.referrals import EMAIL, Attribution, AttributionRule, Referral, provider_customer_kind
+from affiliate_bridge.domain.referrals import (
+    EMAIL,
+    Attribution,
+    AttributionRule,
+    Identifier,
+    Referral,
+    provider_customer_kind,
+)
 from affiliate_bridge.ports import ReferralLookup
+
+
+def _read_ahead(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> ReferralLookup:
+    """Every item the rules below may read, asked for at once."""
+    provider_id = customer.provider_customer_id
+    candidates: list[Identifier] = []
+    if provider_id:
+        candidates.append((provider_customer_kind(provider), provider_id))
+    if customer.email:
+        candidates.append((EMAIL, email_hash(customer.email)))
+    profile = (provider, provider_id) if provider_id and not customer.email else None
+    return referrals.read_ahead(customer.customer_key, candidates, profile)
 
 
 def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> Attribution:
     tried: list[str] = []
+    provider_id = customer.provider_customer_id
+    referrals = _read_ahead(provider, customer, referrals)
 
     def found(rule: AttributionRule, referral: Referral) -> Attribution:
         tried.append(f"{rule}:matched")
@@ -28,7 +51,6 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
     else:
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:absent")
 
-    provider_id = customer.provider_customer_id
     hashed_email: str | None = None
     candidates: list[tuple[AttributionRule, str, str | None]] = [
         (AttributionRule.PROVIDER_CUSTOMER, provider_customer_kind(provider), provider_id),

@@ -15,14 +15,26 @@ item and as ``<provider>_customer`` aliases, so adding a provider needs no chang
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.referrals import EMAIL, Referral, ReferralOutcome, provider_customer_kind
+from affiliate_bridge.domain.referrals import EMAIL, Identifier, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item, to_item
 
 _CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
+_BATCH_ATTEMPTS = 3
+_BATCH_BACKOFF_SECONDS = 0.05
+
+
+def _customer_key_of(alias_item: Mapping[str, Any] | None) -> str | None:
+    return str(alias_item["customer_key"]["S"]) if alias_item else None
+
+
+def _email_hash_of(profile_item: Mapping[str, Any] | None) -> str | None:
+    value = (profile_item or {}).get("email_hash")
+    return str(value["S"]) if value and "S" in value else None
 
 
 def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
@@ -32,6 +44,27 @@ def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
     if applied is None:
         return False
     return int(applied) >= platform_at_ms if stored.get("deleted") else int(applied) > platform_at_ms
+
+
+def _referral_of(customer_key: str, item: Mapping[str, Any] | None) -> Referral | None:
+    """The referral in force from its stored item: none for a missing or deleted one."""
+    if not item:
+        return None
+    values = from_item(item)
+    if values.get("deleted"):
+        return None
+    return Referral(
+        customer_key=customer_key,
+        partner_key=values["partner_key"],
+        provider_customer_ids=tuple(
+            sorted(
+                (name.removesuffix(_CUSTOMER_ID), value)
+                for name, value in values.items()
+                if name.endswith(_CUSTOMER_ID) and isinstance(value, str)
+            )
+        ),
+        source=values.get("source", "api"),
+    )
 
 
 class ReferralsStore:
@@ -44,24 +77,7 @@ class ReferralsStore:
         response = self._client.get_item(
             TableName=self._table, Key=key(keys.referral(customer_key)), ConsistentRead=True
         )
-        item = response.get("Item")
-        if not item:
-            return None
-        values = from_item(item)
-        if values.get("deleted"):
-            return None
-        return Referral(
-            customer_key=customer_key,
-            partner_key=values["partner_key"],
-            provider_customer_ids=tuple(
-                sorted(
-                    (name.removesuffix(_CUSTOMER_ID), value)
-                    for name, value in values.items()
-                    if name.endswith(_CUSTOMER_ID) and isinstance(value, str)
-                )
-            ),
-            source=values.get("source", "api"),
-        )
+        return _referral_of(customer_key, response.get("Item"))
 
     def put_referral(
         self, referral: Referral, last_touch: bool = False, platform_at_ms: int | None = None
@@ -251,8 +267,61 @@ class ReferralsStore:
 
     def find_customer_key(self, kind: str, value: str) -> str | None:
         response = self._client.get_item(TableName=self._table, Key=key(keys.alias(kind, value)), ConsistentRead=True)
-        item = response.get("Item")
-        return from_item(item)["customer_key"] if item else None
+        return _customer_key_of(response.get("Item"))
+
+    def read_ahead(
+        self, customer_key: str | None, identifiers: Sequence[Identifier], profile: tuple[str, str] | None
+    ) -> ReferralSnapshot:
+        """Everything attribution may ask about one payment, in one batched read (two
+        when an alias names a customer, three in the rare case that only the provider's
+        profile knew the email), instead of up to six reads one after another.
+
+        ``profile`` is the provider customer id whose stored email to use when the payment
+        carries none. Each round is strongly consistent, like the single reads."""
+        wanted = ([keys.referral(customer_key)] if customer_key else []) + [keys.alias(*i) for i in identifiers]
+        if profile:
+            wanted.append(keys.profile(*profile))
+        items = self._batch_get(wanted)
+        profile_email = _email_hash_of(items.get(keys.profile(*profile))) if profile else None
+        for _ in range(2):
+            named = [_customer_key_of(items.get(keys.alias(*i))) for i in identifiers]
+            if profile_email:
+                named.append(_customer_key_of(items.get(keys.alias(EMAIL, profile_email))))
+            more = [keys.referral(k) for k in named if k]
+            if profile_email:
+                more.append(keys.alias(EMAIL, profile_email))
+            more = [k for k in more if k not in items]
+            if not more:
+                break
+            items.update(self._batch_get(more))
+        return ReferralSnapshot(self, items)
+
+    def _batch_get(self, wanted: Sequence[keys.Key]) -> dict[keys.Key, dict[str, Any] | None]:
+        """The items under ``wanted`` (None where absent), in one call. DynamoDB may leave
+        keys unprocessed under throttling: those are asked again, then read one by one."""
+        unique = list(dict.fromkeys(wanted))
+        found: dict[keys.Key, dict[str, Any] | None] = dict.fromkeys(unique)
+        if len(unique) == 1:
+            found[unique[0]] = self._client.get_item(
+                TableName=self._table, Key=key(unique[0]), ConsistentRead=True
+            ).get("Item")
+            return found
+        pending = [key(k) for k in unique]
+        for attempt in range(_BATCH_ATTEMPTS):
+            if not pending:
+                return found
+            if attempt:
+                time.sleep(_BATCH_BACKOFF_SECONDS * attempt)
+            response = self._client.batch_get_item(
+                RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
+            )
+            for item in response.get("Responses", {}).get(self._table, []):
+                found[keys.Key(item["pk"]["S"], item["sk"]["S"])] = item
+            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        for left in pending:
+            where = keys.Key(left["pk"]["S"], left["sk"]["S"])
+            found[where] = self._client.get_item(TableName=self._table, Key=left, ConsistentRead=True).get("Item")
+        return found
 
     # -- provider customer profiles -----------------------------------------------------
     def put_customer_email(self, provider: str, customer_id: str, hashed_email: str | None, updated_at: int) -> None:
@@ -278,7 +347,7 @@ class ReferralsStore:
         item = self._client.get_item(
             TableName=self._table, Key=key(keys.profile(provider, customer_id)), ConsistentRead=True
         ).get("Item")
-        return from_item(item).get("email_hash") if item else None
+        return _email_hash_of(item)
 
     # -- payment references ------------------------------------------------------------
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
@@ -309,3 +378,35 @@ class ReferralsStore:
         )
         item = response.get("Item")
         return from_item(item)["transaction_key"] if item else None
+
+
+class ReferralSnapshot:
+    """The answers of one ``read_ahead``: what it fetched is answered from memory, anything
+    else is read from the table, so a caller asking beyond the plan stays correct."""
+
+    def __init__(self, store: ReferralsStore, items: Mapping[keys.Key, Mapping[str, Any] | None]) -> None:
+        self._store = store
+        self._items = items
+
+    def find_referral(self, customer_key: str) -> Referral | None:
+        where = keys.referral(customer_key)
+        if where not in self._items:
+            return self._store.find_referral(customer_key)
+        return _referral_of(customer_key, self._items[where])
+
+    def find_customer_key(self, kind: str, value: str) -> str | None:
+        where = keys.alias(kind, value)
+        if where not in self._items:
+            return self._store.find_customer_key(kind, value)
+        return _customer_key_of(self._items[where])
+
+    def find_email_hash(self, provider: str, customer_id: str) -> str | None:
+        where = keys.profile(provider, customer_id)
+        if where not in self._items:
+            return self._store.find_email_hash(provider, customer_id)
+        return _email_hash_of(self._items[where])
+
+    def read_ahead(
+        self, customer_key: str | None, identifiers: Sequence[Identifier], profile: tuple[str, str] | None
+    ) -> ReferralSnapshot:
+        return self._store.read_ahead(customer_key, identifiers, profile)
