@@ -1,4 +1,5 @@
-"""Two narrow patches to moto, so the embedded AWS keeps up with a burst.
+"""Three narrow patches to moto: two so the embedded AWS keeps up with a burst, one so
+it keeps DynamoDB's promise that a single request is atomic.
 
 **SQS.** The cause (moto 5.2.x, ``moto/sqs/models.py``): ``Queue.attributes`` builds every queue
 attribute, including ``ApproximateNumberOfMessages``, ``...NotVisible`` and
@@ -24,12 +25,26 @@ half of the local stack's CPU. The patch lets such a query see only its own part
 (``Table.items[hash_key]``, sorted the same way); everything after that (key
 conditions, filters, paging, projections) is moto's own code. Index queries and scans
 are unchanged. The same test file checks queries answer the same with and without it.
+
+**DynamoDB atomicity.** moto's server answers requests on many threads and its
+DynamoDB backend has no lock. ``UpdateItem`` on a new item stores a key-only item,
+then applies the update expression to it (``DynamoDBBackend.update_item``), so a
+concurrent ``Query`` or ``GetItem`` can read an item DynamoDB would never show: a
+parked payment without its amount or expiry, found by a referral racing its payment
+(a 500 in CI's ``test_a_referral_racing_its_payment_is_credited_once_whichever_wins``).
+Conditional writes are check-then-act there too, so two ``attribute_not_exists``
+puts at once could both win. The patch runs each DynamoDB request under one lock:
+every request is atomic, as in DynamoDB, and the order they take is one DynamoDB
+could have given (moto holds the interpreter lock for nearly all of a request anyway,
+so the burst figures do not move).
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -97,19 +112,33 @@ def _partition_items(original: Any) -> Any:
     return all_items
 
 
+_DYNAMODB_REQUEST_LOCK = threading.RLock()
+
+
+def _one_request_at_a_time(original: Any) -> Any:
+    @functools.wraps(original)
+    def call_action(handler: Any) -> Any:
+        with _DYNAMODB_REQUEST_LOCK:
+            return original(handler)
+
+    return call_action
+
+
 def applied() -> bool:
     return _APPLIED
 
 
 def apply() -> None:
-    """Install both patches (idempotent); call before the moto server handles a request."""
+    """Install the three patches (idempotent); call before the moto server handles a request."""
     global _APPLIED
     if _APPLIED:
         return
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.models import Queue
 
     Queue.attributes = property(LazyQueueAttributes)  # type: ignore[assignment,method-assign]
     Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
     Table.all_items = _partition_items(Table.all_items)  # type: ignore[method-assign]
+    DynamoHandler.call_action = _one_request_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
     _APPLIED = True

@@ -53,6 +53,13 @@ class Client:
         return self.session.post(f"{self.base}/referrals", json=body, headers=headers, timeout=60).status_code
 
 
+def errors_logged(harness: Harness) -> str:
+    """The stack's error log lines, so a failure says what went wrong on the bridge's side."""
+    log = harness.tmp / "state" / "bridge.log"
+    lines = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
+    return "\n".join(line for line in lines if '"level":"ERROR"' in line.replace(" ", ""))[-6000:]
+
+
 def creations(harness: Harness) -> Counter[str]:
     """How many times the affiliate API was asked to create each transaction key."""
     return Counter(
@@ -139,7 +146,8 @@ def test_a_referral_racing_its_payment_is_credited_once_whichever_wins(harness: 
         return results["pay"], results["refer"]
 
     with ThreadPoolExecutor(8) as pool:
-        assert set(pool.map(race, range(pairs))) == {(200, 201)}
+        answers = set(pool.map(race, range(pairs)))
+    assert answers == {(200, 201)}, errors_logged(harness)
     expected = {f"stripe-{inv['id']}": ((2000 + i) / 100, f"race-{i}") for i, inv in enumerate(invoices)}
     harness.wait_for(lambda: expected.items() <= harness.active().items(), timeout=60)
     assert all(creations(harness)[key] == 1 for key in expected), creations(harness)

@@ -1,8 +1,10 @@
-"""The moto patch changes how fast queue attributes are read, never what they are."""
+"""The moto patches change how fast queues and queries answer, never what they answer,
+and make each DynamoDB request atomic, as DynamoDB's are."""
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
@@ -12,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue
 
 from affiliate_bridge_dev import moto_speedups
@@ -19,6 +23,7 @@ from affiliate_bridge_dev import moto_speedups
 # Taken before any test applies the patches.
 ORIGINAL = Queue.attributes
 ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
+ORIGINAL_CALL_ACTION = DynamoHandler.call_action
 
 
 def _queues(sqs: Any) -> list[Queue]:
@@ -51,6 +56,7 @@ def patched() -> Any:
 def _unpatch() -> None:
     Queue.attributes = ORIGINAL  # type: ignore[method-assign]
     Table.query, Table.all_items = ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS  # type: ignore[method-assign]
+    DynamoHandler.call_action = ORIGINAL_CALL_ACTION  # type: ignore[method-assign]
     moto_speedups._APPLIED = False
 
 
@@ -214,3 +220,59 @@ def test_a_base_table_query_no_longer_lists_the_table(patched: None, monkeypatch
         )["Items"]
     assert len(found) == 3
     assert listed == [3]  # unpatched: all 30 items, listed and sorted, for one partition
+
+
+def _read_during_an_update(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
+    """Hold an UpdateItem that creates an item half way (moto has stored the key, not yet
+    the attributes), read the item from another thread meanwhile, then let the update
+    finish: what did the reader see?"""
+    halfway, finish = threading.Event(), threading.Event()
+    execute = UpdateExpressionExecutor.execute
+
+    def held(executor: UpdateExpressionExecutor, *args: Any, **kwargs: Any) -> Any:
+        if not halfway.is_set():
+            halfway.set()
+            finish.wait(5)
+        return execute(executor, *args, **kwargs)
+
+    monkeypatch.setattr(UpdateExpressionExecutor, "execute", held)
+    seen: list[dict[str, Any] | None] = []
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        where = {"pk": {"S": "PARKED#1"}}
+        writer = threading.Thread(
+            target=dynamodb.update_item,
+            kwargs={
+                "TableName": "t",
+                "Key": where,
+                "UpdateExpression": "SET amount = :a",
+                "ExpressionAttributeValues": {":a": {"N": "2000"}},
+            },
+        )
+        reader = threading.Thread(
+            target=lambda: seen.append(dynamodb.get_item(TableName="t", Key=where, ConsistentRead=True).get("Item"))
+        )
+        writer.start()
+        assert halfway.wait(5)
+        reader.start()
+        reader.join(0.3)  # unpatched, the read is answered now, mid-update
+        finish.set()
+        writer.join(5)
+        reader.join(5)
+    return seen[0]
+
+
+def test_a_read_never_sees_an_item_half_written_with_the_patch(patched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _read_during_an_update(monkeypatch) == {"pk": {"S": "PARKED#1"}, "amount": {"N": "2000"}}
+
+
+def test_unpatched_moto_shows_a_half_written_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the lock exists: should moto make UpdateItem atomic itself, this fails and the
+    lock can go."""
+    assert _read_during_an_update(monkeypatch) == {"pk": {"S": "PARKED#1"}}
