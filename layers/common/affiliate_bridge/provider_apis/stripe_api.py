@@ -32,6 +32,13 @@ def _wrap(action: str, exc: Exception) -> ProviderApiError:
     return ProviderApiError(f"Stripe {action}: {message}", status)
 
 
+def _created_within(event: Mapping[str, Any], since: int, until: int | None) -> bool:
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool):
+        return False
+    return created >= since and (until is None or created < until)
+
+
 class StripeApi:
     def __init__(self, api_key: str, base_url: str | None = None, api_version: str | None = None) -> None:
         import stripe
@@ -65,11 +72,16 @@ class StripeApi:
         delivery_success: bool | None = None,
     ) -> list[dict[str, Any]]:
         """Events created in [since, until) of the given types, oldest first (Stripe lists
-        newest first; a sale is fed before the refund that follows it)."""
+        newest first; a sale is fed before the refund that follows it).
+
+        The type and window are checked again here, and each event kept once: a
+        Stripe-compatible server (a test double, stripe-mock) may ignore a filter, and an
+        event outside what was asked must not be fed."""
         created: dict[str, int] = {"gte": since}
         if until is not None:
             created["lt"] = until
-        found: list[dict[str, Any]] = []
+        wanted = set(types)
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(types), MAX_TYPES_PER_LIST):
             params: dict[str, Any] = {
                 "created": created,
@@ -78,8 +90,10 @@ class StripeApi:
             }
             if delivery_success is not None:
                 params["delivery_success"] = delivery_success
-            found += self._list("events.list", self._client.v1.events, params)
-        return sorted(reversed(found), key=lambda event: int(event.get("created") or 0))
+            for event in self._list("events.list", self._client.v1.events, params):
+                if event.get("type") in wanted and _created_within(event, since, until):
+                    found.setdefault(str(event.get("id")), event)
+        return sorted(reversed(list(found.values())), key=lambda event: int(event.get("created") or 0))
 
     # -- objects (older than the 30 days of events) ----------------------------------------
     def objects(self, kind: str, since: int, until: int | None) -> Iterator[dict[str, Any]]:
