@@ -15,8 +15,10 @@ from typing import Any
 
 from affiliate_bridge.domain.events import transaction_key as key_of_payment
 from affiliate_bridge.domain.messages import ORIGIN_MESSAGE_ID
+from affiliate_bridge.forwarding.state import from_record
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, key
+from affiliate_bridge.storage.referrals import payment_key_of
 
 
 def _providers() -> tuple[str, ...]:
@@ -100,7 +102,7 @@ def payments_of_customer(dynamodb: Any, table: str, customer_key: str) -> list[s
     while True:
         page = dynamodb.scan(**kwargs)
         for item in map(from_item, page.get("Items", [])):
-            found.append((int(item.get("sale_occurred_at") or 0), str(item["transaction_key"])))
+            found.append((int(item.get("sale_occurred_at") or 0), from_record(item).transaction_key))
         if "LastEvaluatedKey" not in page:
             return [key for _, key in sorted(found)]
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -157,8 +159,9 @@ def _payments_named(dynamodb: Any, table: str, identifier: str) -> list[str]:
     candidates = [identifier] + [key_of_payment(p, identifier) for p in _providers()]
     for provider in _providers():
         ref = dynamodb.get_item(TableName=table, Key=key(keys.payment_ref(provider, identifier))).get("Item")
-        if ref:
-            candidates.append(from_item(ref)["transaction_key"])
+        linked = payment_key_of(ref)
+        if linked:
+            candidates.append(linked)
     return [
         candidate
         for candidate in candidates
@@ -172,8 +175,9 @@ def _payment_records(dynamodb: Any, table: str, transaction_key: str, result: Ex
     for item in _by_transaction_key(dynamodb, table, transaction_key):
         if item["pk"].startswith(keys.EVENT) and item not in result.events:
             result.events.append(item)
-        elif item["sk"] == keys.STATE_SK:
-            result.states[transaction_key] = item
+    state = dynamodb.get_item(TableName=table, Key=key(keys.payment_state(transaction_key))).get("Item")
+    if state:
+        result.states[transaction_key] = from_item(state)
     history = dynamodb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",

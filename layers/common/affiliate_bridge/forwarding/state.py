@@ -161,8 +161,12 @@ def plan(state: PaymentState) -> list[Step]:
 
 
 def to_record(state: PaymentState) -> dict[str, Any]:
+    """The stored form. The key is kept as ``payment_key``, not ``transaction_key``: the
+    table's ``ByTransactionKey`` index holds every item with that attribute, and the
+    state, rewritten on every message, would be written to the index each time although
+    nothing looks it up there (its own key names it)."""
     return {
-        "transaction_key": state.transaction_key,
+        "payment_key": state.transaction_key,
         "sale": state.sale.__dict__ if state.sale else None,
         "sale_event_id": state.sale_event_id,
         "sale_occurred_at": state.sale_occurred_at,
@@ -186,7 +190,7 @@ def from_record(record: dict[str, Any]) -> PaymentState:
     if sale:
         sale = {**sale, "customer_email": None}  # states saved before the hash replaced it
     return PaymentState(
-        transaction_key=record["transaction_key"],
+        transaction_key=record.get("payment_key") or record["transaction_key"],  # the latter: saved before
         sale=SaleFacts(**sale) if sale else None,
         sale_event_id=record.get("sale_event_id"),
         sale_occurred_at=int(record.get("sale_occurred_at") or 0),

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 TTL_ATTRIBUTE = "expires_at"  # the table's TimeToLiveSpecification
-TRANSACTION_KEY_INDEX = "ByTransactionKey"  # GSI on the items' transaction_key
+TRANSACTION_KEY_INDEX = "ByTransactionKey"  # GSI on the ledger events' transaction_key
 
 CUSTOMER = "CUSTOMER#"
 EVENT = "EVENT#"

@@ -24,8 +24,17 @@ from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item, to_item
 
 _CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
+_PAYMENT_KEY = "payment_key"  # on a payment reference: the transaction key it points at
 _BATCH_ATTEMPTS = 3
 _BATCH_BACKOFF_SECONDS = 0.05
+
+
+def payment_key_of(payment_ref_item: Mapping[str, Any] | None) -> str | None:
+    """The transaction key a stored payment reference points at."""
+    if not payment_ref_item:
+        return None
+    values = from_item(payment_ref_item)
+    return str(values.get(_PAYMENT_KEY) or values["transaction_key"])
 
 
 def _customer_key_of(alias_item: Mapping[str, Any] | None) -> str | None:
@@ -350,10 +359,13 @@ class ReferralsStore:
         return _email_hash_of(item)
 
     # -- payment references ------------------------------------------------------------
+    # A reference names its payment as ``payment_key``, out of the ``ByTransactionKey``
+    # index (which only needs the ledger's events); references stored before that still
+    # say ``transaction_key``, and are read and matched the same.
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item=keyed_item(keys.payment_ref(provider, ref), {"transaction_key": transaction_key}),
+            Item=keyed_item(keys.payment_ref(provider, ref), {_PAYMENT_KEY: transaction_key}),
         )
 
     def claim_payment_ref(self, provider: str, ref: str, transaction_key: str) -> bool:
@@ -362,8 +374,8 @@ class ReferralsStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=keyed_item(keys.payment_ref(provider, ref), {"transaction_key": transaction_key}),
-                ConditionExpression="attribute_not_exists(pk) OR transaction_key = :key",
+                Item=keyed_item(keys.payment_ref(provider, ref), {_PAYMENT_KEY: transaction_key}),
+                ConditionExpression="attribute_not_exists(pk) OR payment_key = :key OR transaction_key = :key",
                 ExpressionAttributeValues={":key": {"S": transaction_key}},
             )
         except Exception as exc:
@@ -377,7 +389,7 @@ class ReferralsStore:
             TableName=self._table, Key=key(keys.payment_ref(provider, ref)), ConsistentRead=True
         )
         item = response.get("Item")
-        return from_item(item)["transaction_key"] if item else None
+        return payment_key_of(item)
 
 
 class ReferralSnapshot:
