@@ -49,6 +49,7 @@ from affiliate_bridge_dev.bench_cost import (
     read_units,
     write_units,
 )
+from affiliate_bridge_dev.bench_deployed import deployed_cold_start
 
 COLD_START_PAIRS = 9
 WARM_RUNS = 400
@@ -481,6 +482,14 @@ def main() -> None:
         f"   boto3 + the two clients {cold['floor_ms']:6.0f} ms"
         f"   ratio {cold['ratio']:.2f}   (max RSS {cold['handler_rss_mb']:.0f} vs {cold['floor_rss_mb']:.0f} MB)"
     )
+    deployed = deployed_cold_start()
+    if isinstance(deployed, str):
+        say(f"cold start as deployed: not measured ({deployed})")
+    else:
+        say(
+            f"cold start as deployed (make build, python3.13): with bytecode {deployed['compiled_ms']:6.0f} ms"
+            f"   as sam build alone leaves it {deployed['source_ms']:6.0f} ms   ratio {deployed['ratio']:.2f}"
+        )
     with rig() as bench:
         calls = webhook_calls(bench)
         log_bytes = int(statistics.median(bench.webhook_log_bytes))
