@@ -64,7 +64,10 @@ class Forwarder:
         if message.sale is not None and message.alias_keys:
             folded = self._pull(folded, message)
         if folded != state:
-            state = self.states.save(folded)
+            # When a call follows, its intent's save (``_run``) writes the folded facts
+            # too: one write instead of two, and a crash before it loses nothing the
+            # message's retry does not fold again.
+            state = folded if plan(folded) else self.states.save(folded)
         if state.sale is None and message.reversal is not None:
             # Filed under an alias key (a payment intent, a charge) because the payment's
             # own key was not known: if the link is known by now, move everything there.
