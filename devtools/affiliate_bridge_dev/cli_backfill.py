@@ -35,7 +35,12 @@ def iso_date(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (2026-11-01 or 2026-11-01T12:00)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return int(when.timestamp())
+    try:
+        seconds = int(when.timestamp())
+        datetime.fromtimestamp(seconds, UTC)  # shown back later: must be a year 1-9999 in UTC too
+    except (OverflowError, ValueError, OSError):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range") from None
+    return seconds
 
 
 def _window(args: argparse.Namespace) -> tuple[int, int | None]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from affiliate_bridge.edge.secrets import unusable_reason
+from affiliate_bridge.provider_apis.endpoints import same_endpoint
 from affiliate_bridge.providers.paddle.events import REGISTERED_EVENTS as PADDLE_EVENTS
 from affiliate_bridge.providers.stripe.events import REGISTERED_EVENTS as STRIPE_EVENTS
 from affiliate_bridge.providers.stripe.events import TESTED_API_VERSION
@@ -77,16 +78,17 @@ def register_stripe(args: argparse.Namespace, target: Target | None) -> int:
     url = _url(args, target, "stripe")
     api = StripeApi(api_key("STRIPE_API_KEY", target), setting("STRIPE_API_BASE", target))
     secret = SigningSecret("STRIPE_WEBHOOK_SECRET", target)
-    same = [endpoint for endpoint in api.webhook_endpoints() if endpoint.get("url") == url]
-    if same and (args.recreate or not secret.current()) and not args.dry_run:
+    same = [endpoint for endpoint in api.webhook_endpoints() if same_endpoint(endpoint.get("url"), url)]
+    if same and (args.recreate or not secret.current()):
+        # Taken in a dry run too, saying what the real run would do (or refuse).
         if not args.recreate:
             raise TargetError(
                 f"{same[0]['id']} exists at {url}, but {secret.where} holds no usable signing secret and Stripe"
                 " shows it only at creation: copy it from the Dashboard, or pass --recreate"
             )
         for endpoint in same:
-            api.delete_webhook_endpoint(endpoint["id"])
-            say(f"deleted {endpoint['id']} (--recreate)")
+            endpoint_id = str(endpoint["id"])
+            _act(args.dry_run, f"delete {endpoint_id} (--recreate)", partial(api.delete_webhook_endpoint, endpoint_id))
         same = []
     if not same:
         return _create_stripe(api, url, secret, args.dry_run)
@@ -164,7 +166,11 @@ def register_paddle(args: argparse.Namespace, target: Target | None) -> int:
     url = _url(args, target, "paddle")
     api = PaddleApi(api_key("PADDLE_API_KEY", target), setting("PADDLE_API_URL", target))
     secret = SigningSecret("PADDLE_WEBHOOK_SECRET", target)
-    same = [s for s in api.notification_settings() if s.get("destination") == url and s.get("type", "url") == "url"]
+    same = [
+        s
+        for s in api.notification_settings()
+        if same_endpoint(s.get("destination"), url) and s.get("type", "url") == "url"
+    ]
     wanted = list(PADDLE_EVENTS)
     if not same:
         if args.dry_run:

@@ -167,3 +167,32 @@ def test_register_and_backfill_with_paddle(harness: Harness, paddle_api: FakePad
         assert run.returncode == 0, run.stdout + run.stderr
         assert summary(run.stdout)["new"] == expected_new and summary(run.stdout)["seen"] == 2
     harness.wait_for(lambda: f"paddle-{missed['data']['id']}" in harness.active())
+
+
+def test_register_stripe_knows_its_endpoint_with_or_without_a_slash_and_dry_runs_honestly(
+    harness: Harness, stripe_api: FakeStripeServer
+) -> None:
+    """A function URL ends in "/", the same URL pasted by hand often does not: one endpoint.
+    A dry run says what the real run would do: delete and create under --recreate, refuse
+    when no usable signing secret is held; and changes nothing."""
+    harness.extra_env.update(STRIPE_API_KEY=STRIPE_KEY, STRIPE_API_BASE=stripe_api.url)
+    harness.without_env.add("STRIPE_WEBHOOK_SECRET")
+    harness.start()
+    url = f"http://127.0.0.1:{harness.port}/stripe"
+    assert harness.cli("register", "stripe", "--url", url).returncode == 0
+    for variant in (url + "/", url.replace("http://", "HTTP://")):
+        again = harness.cli("register", "stripe", "--url", variant)
+        assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+    (endpoint,) = stripe_api.state.endpoints.values()
+    dotenv = (harness.tmp / ".env").read_text()
+
+    dry = harness.cli("register", "stripe", "--url", url, "--recreate", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"would delete {endpoint['id']} (--recreate)" in dry.stdout and "would create" in dry.stdout
+    assert list(stripe_api.state.endpoints) == [endpoint["id"]] and (harness.tmp / ".env").read_text() == dotenv
+
+    (harness.tmp / ".env").write_text("")
+    harness.stacks[-1].stop()
+    refused = harness.cli("register", "stripe", "--url", url, "--dry-run")
+    assert refused.returncode == 2 and "holds no usable signing secret" in refused.stderr, refused.stdout
+    assert list(stripe_api.state.endpoints) == [endpoint["id"]]

@@ -113,3 +113,22 @@ def test_without_api_keys_only_reconcile_runs_and_without_fix_it_only_reports(
         bridge.drain()
         assert bridge.active_transactions() == {f"stripe-{sale['id']}": (1, "rj-3")}
         assert apis.stripe.state.requests == [] and apis.paddle.state.requests == []
+
+
+def test_a_failing_provider_does_not_stop_the_other_steps(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stripe refuses the key (revoked): Paddle's failed notification is still replayed and
+    the drift still published; the run then fails, so the Lambda Errors alarm sees it."""
+    from affiliate_bridge.errors import ScheduledRunFailed
+
+    with providers(bridge) as apis:
+        facts = _outage(bridge, apis, monkeypatch)
+        apis.doorway_up.set()
+        run = reconciler(monkeypatch, apis)
+        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_revoked_key_abcdefghijkl")
+        with pytest.raises(ScheduledRunFailed) as failure:
+            run({}, FakeLambdaContext("ReconcilerFunction"))
+        assert list(failure.value.failed) == ["stripe"] and "Invalid API Key" in failure.value.failed["stripe"]
+        bridge.drain()
+        assert bridge.active_transactions()[f"paddle-{facts['paddle_sale']['id']}"] == (30.0, "rj-2")
+        last = ReconcileLog(bridge.dynamodb, bridge.resources.table_name).last()
+        assert last is not None and last["drift"] == 1  # the deleted sale, reported

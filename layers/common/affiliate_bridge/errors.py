@@ -107,3 +107,12 @@ class ProviderApiError(RuntimeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ScheduledRunFailed(RuntimeError):
+    """Some steps of a scheduled reconciler run failed; the others still ran. Raised at
+    the end so Lambda counts the run as an error (its Errors alarm) after doing what it could."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{step}: {reason}" for step, reason in failed.items()))
+        self.failed = failed

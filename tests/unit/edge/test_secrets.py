@@ -29,12 +29,27 @@ REAL = "whsec_test_fixture_value_only"
         "short-secret",
         "a" * (MIN_SECRET_LENGTH - 1),
         "replace-me,changeme",
+        "sk_live_xxxxxxxxxxxxxxxx",
+        "rk_live_XXXXXXXXXXXXXXXXXXXX",
+        "sk_test_<your key>",
+        "sk_live_YOUR_KEY_HERE",
+        "pdl_live_apikey_xxxxxxxx",
+        "whsec_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "pdl_ntfset_REPLACE_ME_PLEASE",
     ],
 )
 def test_unusable_values_fail_closed(value: str) -> None:
     with pytest.raises(SecretNotConfigured) as info:
         resolve_secrets("STRIPE_WEBHOOK_SECRET", {"STRIPE_WEBHOOK_SECRET": value})
     assert info.value.name == "STRIPE_WEBHOOK_SECRET"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["sk_test_51Mabcdefghijklmnopqrstuvwx", "rk_live_51Mzyxwvutsrqponmlkjihg", "pdl_sdbx_apikey_01h8abcdefghijklmn"],
+)
+def test_real_shaped_keys_are_usable(value: str) -> None:
+    assert resolve_secret("STRIPE_API_KEY", {"STRIPE_API_KEY": value}) == value
 
 
 def test_missing_variable_fails_closed() -> None:

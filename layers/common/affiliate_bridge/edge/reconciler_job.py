@@ -29,7 +29,8 @@ from typing import Any
 from affiliate_bridge.edge import observability as obs
 from affiliate_bridge.edge.secrets import resolve_secret
 from affiliate_bridge.edge.settings import read_flag, read_int
-from affiliate_bridge.errors import SecretNotConfigured
+from affiliate_bridge.errors import ScheduledRunFailed, SecretNotConfigured
+from affiliate_bridge.provider_apis.endpoints import same_endpoint
 from affiliate_bridge.recovery.reconcile import Reconciler
 from affiliate_bridge.recovery.replay import Replayer, ReplayStatus
 
@@ -72,18 +73,37 @@ class ReconcilerJob:
     record_run: Callable[[int, int, int], None]
 
     def run(self) -> dict[str, Any]:
+        """Every step runs whatever another one met (a revoked Stripe key must not stop
+        Paddle's replays or the drift check); a failed step is reported and the run
+        raises at the end, so the ReconcilerErrors alarm sees it."""
         since = int(time.time()) - self.settings.window_hours * 3600
-        report: dict[str, Any] = {}
-        stripe_key = _key("STRIPE_API_KEY")
-        if stripe_key:
-            report["stripe"] = self._stripe(stripe_key, since)
-        paddle_key = _key("PADDLE_API_KEY")
-        if paddle_key:
-            report["paddle"] = self._paddle(paddle_key, since)
+        steps: list[tuple[str, Callable[[], dict[str, int] | None]]] = [
+            ("stripe", lambda: self._with_key("STRIPE_API_KEY", lambda key: self._stripe(key, since))),
+            ("paddle", lambda: self._with_key("PADDLE_API_KEY", lambda key: self._paddle(key, since))),
+        ]
         if self.settings.reconcile:
-            report["reconcile"] = self._reconcile()
+            steps.append(("reconcile", self._reconcile))
+        report: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        for name, step in steps:
+            try:
+                outcome = step()
+            except Exception as exc:  # one step's failure is reported, the next still runs
+                obs.logger.exception(f"reconciler: {name} failed; the other steps still run", extra={"step": name})
+                failed[name] = str(exc)[:300] or type(exc).__name__
+                report[name] = {"error": failed[name]}
+                continue
+            if outcome is not None:
+                report[name] = outcome
         obs.logger.info("reconciler run", extra={"report": report})
+        if failed:
+            raise ScheduledRunFailed(failed)
         return report
+
+    @staticmethod
+    def _with_key(name: str, step: Callable[[str], dict[str, int]]) -> dict[str, int] | None:
+        key = _key(name)
+        return step(key) if key else None
 
     def _stripe(self, api_key: str, since: int) -> dict[str, int]:
         from affiliate_bridge.provider_apis.stripe_api import StripeApi
@@ -101,9 +121,7 @@ class ReconcilerJob:
 
         api = PaddleApi(api_key, self.settings.paddle_api_url)
         destination = self.settings.paddle_webhook_url
-        ours = [
-            str(s["id"]) for s in api.notification_settings() if destination and s.get("destination") == destination
-        ]
+        ours = [str(s["id"]) for s in api.notification_settings() if same_endpoint(s.get("destination"), destination)]
         if not ours:
             obs.logger.warning("no Paddle destination points at this stack: run `affiliate-bridge register paddle`")
             return {"failed": 0, "replayed": 0}

@@ -51,12 +51,28 @@ _PLACEHOLDER_WORDS = frozenset(
         "insertsecrethere",
         "whsec",
         "pdlntfset",
+        "yourkeyhere",
+        "yourkey",
+        "yourapikey",
+        "apikey",
+        "key",
     }
 )
+# The providers' own prefixes (signing secrets, API keys): what follows one is checked
+# like a whole value, so "sk_live_xxxxxxxxxxxxxxxx" or "sk_test_<your key>" fail closed too.
+_PROVIDER_PREFIX = re.compile(r"^(?:whsec_|pdl_ntfset_|[spr]k_(?:test|live)_|pdl_(?:sdbx|live)_apikey_)", re.IGNORECASE)
 # Documentation shapes: "whsec_...", "<your secret>", "${STRIPE_SECRET}", "xxxxxxxx".
 _PLACEHOLDER_SHAPES = re.compile(
     r"\.\.\.|…|^<.*>$|^\$\{.*\}$|^\{\{.*\}\}$|^(.)\1*$|replace[-_ ]?me|change[-_ ]?me", re.IGNORECASE
 )
+
+
+def _placeholder(text: str) -> bool:
+    return (
+        not text
+        or bool(_PLACEHOLDER_SHAPES.search(text))
+        or re.sub(r"[^a-z0-9]", "", text.lower()) in _PLACEHOLDER_WORDS
+    )
 
 
 def unusable_reason(value: str) -> str | None:
@@ -64,7 +80,7 @@ def unusable_reason(value: str) -> str | None:
     stripped = value.strip()
     if not stripped:
         return "empty"
-    if _PLACEHOLDER_SHAPES.search(stripped) or re.sub(r"[^a-z0-9]", "", stripped.lower()) in _PLACEHOLDER_WORDS:
+    if any(_placeholder(part) for part in (stripped, _PROVIDER_PREFIX.sub("", stripped))):
         return "a placeholder"
     if len(stripped) < MIN_SECRET_LENGTH:
         return f"shorter than {MIN_SECRET_LENGTH} characters"

@@ -28,6 +28,8 @@ SANDBOX_URL = "https://sandbox-api.paddle.com"
 LIVE_URL = "https://api.paddle.com"
 PER_PAGE = 200  # Paddle's largest page
 RETRIES = 2
+# A listing that pages this far is a server whose cursor does not advance, not a shop.
+MAX_PAGES = 10_000
 
 
 def base_url_for(api_key: str, override: str | None = None) -> str:
@@ -51,8 +53,31 @@ def _detail(response: requests.Response) -> str:
     try:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
-        return response.text[:200] or response.reason
-    return str(error.get("detail") or error.get("code") or response.reason)
+        return " ".join(response.text[:200].split()) or response.reason
+    if not isinstance(error, dict):
+        return " ".join(str(error)[:200].split()) or response.reason
+    return " ".join(str(error.get("detail") or error.get("code") or response.reason).split())
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _objects(data: object, path: str) -> list[dict[str, Any]]:
+    """A list answer's ``data``: a list of JSON objects, or a one-line error."""
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ProviderApiError(f"Paddle GET {path}: data is not a list of objects")
+    return data
+
+
+def _object(data: object, path: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProviderApiError(f"Paddle {path}: data is not an object")
+    return data
 
 
 class PaddleApi:
@@ -89,23 +114,34 @@ class PaddleApi:
             if response.status_code == 204 or not response.content:
                 return {}
             try:
-                answer: dict[str, Any] = response.json()
+                answer = response.json()
             except ValueError as exc:
                 raise ProviderApiError(f"Paddle {method} {urlsplit(target).path}: answer is not JSON") from exc
+            if not isinstance(answer, dict):
+                raise ProviderApiError(f"Paddle {method} {urlsplit(target).path}: answer is not a JSON object")
             return answer
         raise AssertionError("unreachable")
 
     def _pages(self, path: str) -> Iterator[dict[str, Any]]:
+        """Every item, following ``meta.pagination.next``. An empty page, or a next page
+        already read, ends the listing: a server whose cursor does not advance would
+        otherwise be read for ever."""
         url: str | None = path
-        while url:
+        read: set[str] = set()
+        while url and url not in read:
+            if len(read) == MAX_PAGES:
+                raise ProviderApiError(f"Paddle GET {urlsplit(path).path}: more than {MAX_PAGES} pages")
+            read.add(url)
             answer = self._request("GET", url)
-            yield from answer.get("data") or []
-            pagination = (answer.get("meta") or {}).get("pagination") or {}
-            url = pagination.get("next") if pagination.get("has_more") else None
+            items = _objects(answer.get("data"), urlsplit(path).path)
+            yield from items
+            pagination = _mapping(_mapping(answer.get("meta")).get("pagination"))
+            more = bool(pagination.get("has_more")) and bool(items) and bool(pagination.get("next"))
+            url = str(pagination["next"]) if more else None
 
     # -- notification settings (destinations) ------------------------------------------------
     def notification_settings(self) -> list[dict[str, Any]]:
-        return list(self._request("GET", "/notification-settings").get("data") or [])
+        return _objects(self._request("GET", "/notification-settings").get("data"), "/notification-settings")
 
     def create_notification_setting(self, destination: str, events: Sequence[str], description: str) -> dict[str, Any]:
         body = {
@@ -117,7 +153,7 @@ class PaddleApi:
             "include_sensitive_fields": False,
             "traffic_source": "all",
         }
-        return dict(self._request("POST", "/notification-settings", body).get("data") or {})
+        return _object(self._request("POST", "/notification-settings", body).get("data"), "/notification-settings")
 
     def update_notification_setting(
         self, setting_id: str, destination: str, events: Sequence[str], description: str
@@ -128,7 +164,8 @@ class PaddleApi:
             "subscribed_events": list(events),
             "active": True,
         }
-        return dict(self._request("PATCH", f"/notification-settings/{setting_id}", body).get("data") or {})
+        path = f"/notification-settings/{setting_id}"
+        return _object(self._request("PATCH", path, body).get("data"), path)
 
     # -- events and notifications ------------------------------------------------------------
     def events(self, types: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -144,5 +181,5 @@ class PaddleApi:
 
     def replay(self, notification_id: str) -> str:
         """Ask Paddle to deliver a notification again; returns the new notification's id."""
-        data = self._request("POST", f"/notifications/{notification_id}/replay").get("data") or {}
-        return str(data.get("notification_id") or "")
+        path = f"/notifications/{notification_id}/replay"
+        return str(_object(self._request("POST", path, body=None).get("data"), path).get("notification_id") or "")

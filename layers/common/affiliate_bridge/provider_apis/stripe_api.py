@@ -26,10 +26,23 @@ MAX_TYPES_PER_LIST = 20
 LINKED_OBJECTS_VERSION = "2024-06-20"
 
 
-def _wrap(action: str, exc: Exception) -> ProviderApiError:
+# A listing that pages this far is a server whose cursor does not advance, not a shop.
+MAX_PAGES = 10_000
+
+
+def _wrap(action: str, exc: Exception, base_url: str) -> ProviderApiError:
+    """One line: the SDK's connection message spans lines and names support@stripe.com,
+    which says nothing when the server is a Stripe-compatible one that is down."""
     status = getattr(exc, "http_status", None)
+    if exc.__class__.__name__ == "APIConnectionError":
+        cause = exc.__cause__ or exc.__context__
+        return ProviderApiError(f"Stripe {action}: cannot reach {base_url} ({type(cause or exc).__name__})", status)
     message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
-    return ProviderApiError(f"Stripe {action}: {message}", status)
+    return ProviderApiError(f"Stripe {action}: {' '.join(str(message).split())}", status)
+
+
+def _unexpected(action: str, base_url: str, exc: Exception) -> ProviderApiError:
+    return ProviderApiError(f"Stripe {action}: unexpected answer from {base_url} ({type(exc).__name__}: {exc})")
 
 
 def _created_within(event: Mapping[str, Any], since: int, until: int | None) -> bool:
@@ -44,7 +57,8 @@ class StripeApi:
         import stripe
 
         self._stripe = stripe
-        addresses: dict[str, str] = {"api": (base_url or DEFAULT_BASE_URL).rstrip("/")}
+        self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        addresses: dict[str, str] = {"api": self._base_url}
         self._client = stripe.StripeClient(
             api_key,
             stripe_version=api_version,
@@ -55,13 +69,25 @@ class StripeApi:
     def _list(
         self, action: str, service: Any, params: Mapping[str, Any], version: str | None = None
     ) -> Iterator[dict[str, Any]]:
+        """Every item, page after page. A page must bring items not seen before: a server
+        whose cursor does not advance would otherwise be listed for ever."""
         options: dict[str, Any] = {"stripe_version": version} if version else {}
+        seen: set[str] = set()
         try:
             page = service.list(params=dict(params), options=options)
-            for item in page.auto_paging_iter():
-                yield item.to_dict()
+            for _ in range(MAX_PAGES):
+                items = [item.to_dict() for item in page.data]
+                fresh = [item for item in items if str(item.get("id")) not in seen]
+                seen.update(str(item.get("id")) for item in items)
+                yield from fresh
+                if not page.has_more or not fresh:
+                    return
+                page = page.next_page()
+            raise ProviderApiError(f"Stripe {action}: more than {MAX_PAGES} pages from {self._base_url}")
         except self._stripe.StripeError as exc:
-            raise _wrap(action, exc) from exc
+            raise _wrap(action, exc, self._base_url) from exc
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise _unexpected(action, self._base_url, exc) from exc
 
     # -- events ----------------------------------------------------------------------------
     def events(
@@ -142,5 +168,7 @@ class StripeApi:
         try:
             result: dict[str, Any] = request().to_dict()
         except self._stripe.StripeError as exc:
-            raise _wrap(action, exc) from exc
+            raise _wrap(action, exc, self._base_url) from exc
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise _unexpected(action, self._base_url, exc) from exc
         return result
