@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from affiliate_bridge.attribution.rules import attribute
 from affiliate_bridge.domain.events import (
@@ -45,7 +46,9 @@ from affiliate_bridge.domain.referrals import (
     payment_identifiers,
     provider_customer_kind,
 )
-from affiliate_bridge.ports import EventLedger, Parking, Queue, ReferralStore
+
+if TYPE_CHECKING:  # types only: a webhook's cold start does not load the ports
+    from affiliate_bridge.ports import EventLedger, Parking, Queue, ReferralStore
 
 
 class Outcome(enum.StrEnum):

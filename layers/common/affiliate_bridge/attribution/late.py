@@ -10,11 +10,14 @@ is claimed that was not sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from affiliate_bridge.domain.facts import SaleFacts
 from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.referrals import AttributionRule, ParkedPayment, Referral, late_rule
-from affiliate_bridge.ports import EventLedger, Parking, Queue
+
+if TYPE_CHECKING:  # types only: a webhook's cold start does not load the ports
+    from affiliate_bridge.ports import EventLedger, Parking, Queue
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from affiliate_bridge.attribution.late import LateAttribution
 from affiliate_bridge.domain.messages import customer_message
 from affiliate_bridge.domain.referrals import Referral, ReferralOutcome, merged_customer_ids
-from affiliate_bridge.ports import Queue, ReferralStore
+
+if TYPE_CHECKING:  # types only: a webhook's cold start does not load the ports
+    from affiliate_bridge.ports import Queue, ReferralStore
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ at once (``read_ahead``) and the rules below read the answers in precedence orde
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from affiliate_bridge.domain.events import CustomerRefs
 from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.referrals import (
@@ -19,7 +21,9 @@ from affiliate_bridge.domain.referrals import (
     Referral,
     provider_customer_kind,
 )
-from affiliate_bridge.ports import ReferralLookup
+
+if TYPE_CHECKING:  # types only: a webhook's cold start does not load the ports
+    from affiliate_bridge.ports import ReferralLookup
 
 
 def _read_ahead(provider: str, customer: CustomerRefs, referrals: ReferralLookup) -> ReferralLookup:
