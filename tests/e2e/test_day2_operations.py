@@ -28,10 +28,11 @@ from affiliate_bridge_dev.fake_paddle_api import FakePaddleServer, start_fake_pa
 from affiliate_bridge_dev.fake_stripe_api import FakeStripeServer, start_fake_stripe
 from affiliate_bridge_dev.local_config import read_dotenv
 from tests.e2e.conftest import Harness
+from tests.fake_keys import paddle_key, stripe_key
 
 pytestmark = pytest.mark.e2e
-STRIPE_KEY = "sk_test_e2e_fake_stripe_api_key"
-PADDLE_KEY = "pdl_sdbx_apikey_e2e_fake_paddle_api_key"
+STRIPE_KEY = stripe_key("e2e_fake_stripe_api_key")
+PADDLE_KEY = paddle_key("e2e_fake_paddle_api_key")
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 

@@ -18,11 +18,12 @@ from affiliate_bridge_dev.fake_paddle_api import FakePaddleServer, start_fake_pa
 from affiliate_bridge_dev.fake_stripe_api import FakeStripeServer, start_fake_stripe
 from affiliate_bridge_dev.handlers import Handler, load_handler
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, function_url_event
+from tests.fake_keys import paddle_key, stripe_key
 from tests.integration import aws_calls
 from tests.integration.conftest import Bridge
 
-STRIPE_KEY = "sk_test_reconciler_fake_stripe_key"
-PADDLE_KEY = "pdl_sdbx_apikey_reconciler_fake_paddle_key"
+STRIPE_KEY = stripe_key("reconciler_fake_stripe_key")
+PADDLE_KEY = paddle_key("reconciler_fake_paddle_key")
 
 
 @dataclass

@@ -16,8 +16,11 @@ import pytest
 from affiliate_bridge.errors import ProviderApiError
 from affiliate_bridge.provider_apis.paddle_api import PaddleApi
 from affiliate_bridge.provider_apis.stripe_api import StripeApi
+from tests.fake_keys import paddle_key, stripe_key
 
 NOW = int(time.time())
+STRIPE_KEY = stripe_key("hostile_abcdefghijkl")
+PADDLE_KEY = paddle_key("hostile_abcdefgh")
 
 
 def _event(n: int) -> dict[str, Any]:
@@ -85,7 +88,7 @@ STRIPE_ODDITIES = {
 @pytest.mark.parametrize("case", list(STRIPE_ODDITIES))
 def test_an_odd_stripe_answer_is_a_one_line_error(server: str, case: str) -> None:
     _answer(200, STRIPE_ODDITIES[case])
-    api = StripeApi("sk_test_hostile_abcdefghijkl", server)
+    api = StripeApi(STRIPE_KEY, server)
     try:
         listed = api.events(NOW - 3600, None, ["invoice.paid"])
     except ProviderApiError as exc:
@@ -96,13 +99,13 @@ def test_an_odd_stripe_answer_is_a_one_line_error(server: str, case: str) -> Non
 
 def test_a_stripe_cursor_that_does_not_advance_ends_the_listing(server: str) -> None:
     _answer(200, _stripe_list([_event(1)], has_more=True))
-    listed = StripeApi("sk_test_hostile_abcdefghijkl", server).events(NOW - 3600, None, ["invoice.paid"])
+    listed = StripeApi(STRIPE_KEY, server).events(NOW - 3600, None, ["invoice.paid"])
     assert [event["id"] for event in listed] == ["evt_1"] and Canned.requests == 2
 
 
 def test_an_unreachable_stripe_server_is_one_line_naming_it() -> None:
     with pytest.raises(ProviderApiError) as info:
-        StripeApi("sk_test_hostile_abcdefghijkl", "http://127.0.0.1:9").webhook_endpoints()
+        StripeApi(STRIPE_KEY, "http://127.0.0.1:9").webhook_endpoints()
     assert str(info.value) == "Stripe webhook_endpoints.list: cannot reach http://127.0.0.1:9 (ConnectionError)"
 
 
@@ -118,7 +121,7 @@ PADDLE_ODDITIES = {
 @pytest.mark.parametrize("case", list(PADDLE_ODDITIES))
 def test_an_odd_paddle_answer_is_a_one_line_error(server: str, case: str) -> None:
     _answer(*PADDLE_ODDITIES[case])
-    api = PaddleApi("pdl_sdbx_apikey_hostile_abcdefgh", server)
+    api = PaddleApi(PADDLE_KEY, server)
     for call in (api.notification_settings, lambda: list(api.events(["transaction.completed"]))):
         with pytest.raises(ProviderApiError) as info:
             call()
@@ -128,5 +131,5 @@ def test_an_odd_paddle_answer_is_a_one_line_error(server: str, case: str) -> Non
 @pytest.mark.parametrize("page", [[], [{"event_id": "evt_1", "event_type": "transaction.completed"}]])
 def test_a_paddle_cursor_that_does_not_advance_ends_the_listing(server: str, page: list[Any]) -> None:
     _answer(200, lambda path: {"data": page, "meta": {"pagination": {"has_more": True, "next": path}}})
-    assert list(PaddleApi("pdl_sdbx_apikey_hostile_abcdefgh", server).events(["transaction.completed"])) == page
+    assert list(PaddleApi(PADDLE_KEY, server).events(["transaction.completed"])) == page
     assert Canned.requests == 1

@@ -18,6 +18,7 @@ from affiliate_bridge.storage.reconcile_log import ReconcileLog
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext
+from tests.fake_keys import stripe_key
 from tests.integration.conftest import Bridge
 from tests.integration.recovery_doubles import PADDLE_KEY, STRIPE_KEY, Providers, providers, reconciler
 
@@ -124,7 +125,7 @@ def test_a_failing_provider_does_not_stop_the_other_steps(bridge: Bridge, monkey
         facts = _outage(bridge, apis, monkeypatch)
         apis.doorway_up.set()
         run = reconciler(monkeypatch, apis)
-        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_revoked_key_abcdefghijkl")
+        monkeypatch.setenv("STRIPE_API_KEY", stripe_key("revoked_key_abcdefghijkl"))
         with pytest.raises(ScheduledRunFailed) as failure:
             run({}, FakeLambdaContext("ReconcilerFunction"))
         assert list(failure.value.failed) == ["stripe"] and "Invalid API Key" in failure.value.failed["stripe"]

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from affiliate_bridge.provider_apis.stripe_api import MAX_TYPES_PER_LIST, StripeApi
 from affiliate_bridge_dev import fake_stripe_api
 from affiliate_bridge_dev.fake_stripe_api import FakeStripeServer, start_fake_stripe
+from tests.fake_keys import stripe_key
 
-KEY = "sk_test_listing"
+KEY = stripe_key("listing")
 NOW = int(time.time())
 TYPES = [f"kind.{n}" for n in range(MAX_TYPES_PER_LIST + 5)]  # two requests' worth
 

@@ -4,6 +4,7 @@ import pytest
 
 from affiliate_bridge.edge.secrets import MIN_SECRET_LENGTH, resolve_secret, resolve_secrets
 from affiliate_bridge.errors import SecretNotConfigured
+from tests.fake_keys import paddle_key, stripe_key
 
 REAL = "whsec_test_fixture_value_only"
 
@@ -29,11 +30,11 @@ REAL = "whsec_test_fixture_value_only"
         "short-secret",
         "a" * (MIN_SECRET_LENGTH - 1),
         "replace-me,changeme",
-        "sk_live_xxxxxxxxxxxxxxxx",
-        "rk_live_XXXXXXXXXXXXXXXXXXXX",
-        "sk_test_<your key>",
-        "sk_live_YOUR_KEY_HERE",
-        "pdl_live_apikey_xxxxxxxx",
+        stripe_key("x" * 16, live=True),
+        stripe_key("X" * 20, live=True, restricted=True),
+        stripe_key("<your key>"),
+        stripe_key("YOUR_KEY_HERE", live=True),
+        paddle_key("x" * 8, live=True),
         "whsec_xxxxxxxxxxxxxxxxxxxxxxxx",
         "pdl_ntfset_REPLACE_ME_PLEASE",
     ],
@@ -46,7 +47,11 @@ def test_unusable_values_fail_closed(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["sk_test_51Mabcdefghijklmnopqrstuvwx", "rk_live_51Mzyxwvutsrqponmlkjihg", "pdl_sdbx_apikey_01h8abcdefghijklmn"],
+    [
+        stripe_key("fake_abcdefghijklmnopqrstuvwx"),
+        stripe_key("fake_zyxwvutsrqponmlkjihg", live=True, restricted=True),
+        paddle_key("fake_abcdefghijklmn"),
+    ],
 )
 def test_real_shaped_keys_are_usable(value: str) -> None:
     assert resolve_secret("STRIPE_API_KEY", {"STRIPE_API_KEY": value}) == value

@@ -59,7 +59,7 @@ _PLACEHOLDER_WORDS = frozenset(
     }
 )
 # The providers' own prefixes (signing secrets, API keys): what follows one is checked
-# like a whole value, so "sk_live_xxxxxxxxxxxxxxxx" or "sk_test_<your key>" fail closed too.
+# like a whole value, so a live key prefix followed by x's, or "<your key>", fails closed too.
 _PROVIDER_PREFIX = re.compile(r"^(?:whsec_|pdl_ntfset_|[spr]k_(?:test|live)_|pdl_(?:sdbx|live)_apikey_)", re.IGNORECASE)
 # Documentation shapes: "whsec_...", "<your secret>", "${STRIPE_SECRET}", "xxxxxxxx".
 _PLACEHOLDER_SHAPES = re.compile(
