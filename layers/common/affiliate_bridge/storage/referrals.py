@@ -15,14 +15,15 @@ item and as ``<provider>_customer`` aliases, so adding a provider needs no chang
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.referrals import EMAIL, Identifier, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item, to_item
 
+T = TypeVar("T")
 _CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
 _PAYMENT_KEY = "payment_key"  # on a payment reference: the transaction key it points at
 _BATCH_ATTEMPTS = 3
@@ -400,23 +401,27 @@ class ReferralSnapshot:
         self._store = store
         self._items = items
 
+    def _answer(self, where: keys.Key, parse: Callable[[Mapping[str, Any] | None], T], read: Callable[[], T]) -> T:
+        return parse(self._items[where]) if where in self._items else read()
+
     def find_referral(self, customer_key: str) -> Referral | None:
-        where = keys.referral(customer_key)
-        if where not in self._items:
-            return self._store.find_referral(customer_key)
-        return _referral_of(customer_key, self._items[where])
+        return self._answer(
+            keys.referral(customer_key),
+            lambda item: _referral_of(customer_key, item),
+            lambda: self._store.find_referral(customer_key),
+        )
 
     def find_customer_key(self, kind: str, value: str) -> str | None:
-        where = keys.alias(kind, value)
-        if where not in self._items:
-            return self._store.find_customer_key(kind, value)
-        return _customer_key_of(self._items[where])
+        return self._answer(
+            keys.alias(kind, value), _customer_key_of, lambda: self._store.find_customer_key(kind, value)
+        )
 
     def find_email_hash(self, provider: str, customer_id: str) -> str | None:
-        where = keys.profile(provider, customer_id)
-        if where not in self._items:
-            return self._store.find_email_hash(provider, customer_id)
-        return _email_hash_of(self._items[where])
+        return self._answer(
+            keys.profile(provider, customer_id),
+            _email_hash_of,
+            lambda: self._store.find_email_hash(provider, customer_id),
+        )
 
     def read_ahead(
         self, customer_key: str | None, identifiers: Sequence[Identifier], profile: tuple[str, str] | None
