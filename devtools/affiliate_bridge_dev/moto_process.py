@@ -4,8 +4,9 @@ moto's server is pure Python: in the local stack's own process it shared one
 interpreter lock with the HTTP doorways, the sandbox and the SQS pollers, and under a
 burst that process was the bottleneck (py-spy: 80-90 % of one core, every worker
 waiting on it). In its own process it has a core to itself, like the managed services
-it stands in for. The pipe to it carries the two things the stack asks it directly: is
-it up, and (for the snapshot at stop) every message of a queue, in flight or not.
+it stands in for. Its HTTP server keeps connections alive (``moto_http``). The pipe
+to it carries the two things the stack asks it directly: is it up, and (for the
+snapshot at stop) every message of a queue, in flight or not.
 """
 
 from __future__ import annotations
@@ -21,15 +22,12 @@ READY_TIMEOUT_SECONDS = 30
 def _serve(conn: Connection, port: int) -> None:
     import logging
 
-    from moto.server import ThreadedMotoServer
-
-    from affiliate_bridge_dev import moto_speedups
+    from affiliate_bridge_dev import moto_http, moto_speedups
     from affiliate_bridge_dev.snapshot import moto_queue_messages
 
     moto_speedups.apply()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = moto_http.serve(port)
     conn.send("ready")
     while True:
         try:
@@ -42,7 +40,7 @@ def _serve(conn: Connection, port: int) -> None:
             conn.send(("ok", moto_queue_messages(argument)))
         except Exception as exc:  # a lookup that fails is the caller's answer, not a crash
             conn.send(("error", repr(exc)))
-    server.stop()
+    server.shutdown()
 
 
 class MotoProcess:

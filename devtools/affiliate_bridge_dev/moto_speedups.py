@@ -48,6 +48,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from affiliate_bridge_dev.moto_patching import install, remove_all
+
 _APPLIED = False
 
 
@@ -129,7 +131,8 @@ def applied() -> bool:
 
 
 def apply() -> None:
-    """Install the three patches (idempotent); call before the moto server handles a request."""
+    """Install the three patches, ``moto_request_speedups``'s four and
+    ``moto_update_speedups`` (idempotent); call before moto handles a request."""
     global _APPLIED
     if _APPLIED:
         return
@@ -137,8 +140,19 @@ def apply() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.models import Queue
 
-    Queue.attributes = property(LazyQueueAttributes)  # type: ignore[assignment,method-assign]
-    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
-    Table.all_items = _partition_items(Table.all_items)  # type: ignore[method-assign]
-    DynamoHandler.call_action = _one_request_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
+    from affiliate_bridge_dev import moto_request_speedups, moto_update_speedups
+
+    install(Queue, "attributes", property(LazyQueueAttributes))
+    install(Table, "query", _partition_query(Table.query))
+    install(Table, "all_items", _partition_items(Table.all_items))
+    install(DynamoHandler, "call_action", _one_request_at_a_time(DynamoHandler.call_action))
+    moto_request_speedups.apply()
+    moto_update_speedups.apply()
     _APPLIED = True
+
+
+def remove() -> None:
+    """Take every patch back (the tests compare moto with and without them)."""
+    global _APPLIED
+    remove_all()
+    _APPLIED = False

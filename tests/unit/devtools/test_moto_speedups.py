@@ -54,10 +54,9 @@ def patched() -> Any:
 
 
 def _unpatch() -> None:
-    Queue.attributes = ORIGINAL  # type: ignore[method-assign]
-    Table.query, Table.all_items = ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS  # type: ignore[method-assign]
-    DynamoHandler.call_action = ORIGINAL_CALL_ACTION  # type: ignore[method-assign]
-    moto_speedups._APPLIED = False
+    moto_speedups.remove()
+    assert Queue.attributes is ORIGINAL and DynamoHandler.call_action is ORIGINAL_CALL_ACTION
+    assert (Table.query, Table.all_items) == (ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS)
 
 
 def test_every_attribute_reads_the_same_with_the_patch(patched: None) -> None:

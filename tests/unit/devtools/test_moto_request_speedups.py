@@ -1,0 +1,182 @@
+"""moto's request-path patches change how much work a request costs, never a byte of its
+answer: the same requests, through moto's own WSGI application, with and without."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.parsing import ast_nodes
+from moto.server import DomainDispatcherApplication, create_backend_app
+
+from affiliate_bridge_dev import moto_request_speedups, moto_speedups
+
+
+@pytest.fixture(autouse=True)
+def unpatched_after() -> Iterator[None]:
+    moto_speedups.remove()
+    yield
+    moto_speedups.remove()
+
+
+def _call(app: Any, target: str, body: dict[str, Any]) -> tuple[str, bytes]:
+    raw = json.dumps(body).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "5000",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.errors": sys.stderr,
+        "CONTENT_LENGTH": str(len(raw)),
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+        "HTTP_X_AMZ_TARGET": f"DynamoDB_20120810.{target}",
+        "HTTP_AUTHORIZATION": (
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+        ),
+    }
+    status: list[str] = []
+    body_bytes = b"".join(app(environ, lambda s, headers, exc=None: status.append(s)))
+    return status[0], body_bytes
+
+
+# AttributeValues of every kind, plain ones and those the fast path leaves to moto.
+SCALARS = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=8)),
+    st.builds(lambda n: {"N": str(n)}, st.integers(-(10**12), 10**12)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda b: {"B": base64.b64encode(b).decode()}, st.binary(min_size=1, max_size=6)),
+    st.builds(lambda ss: {"SS": sorted(ss)}, st.sets(st.text(min_size=1, max_size=4), min_size=1, max_size=3)),
+    st.builds(lambda ns: {"NS": [str(n) for n in sorted(ns)]}, st.sets(st.integers(0, 99), min_size=1, max_size=3)),
+    st.builds(
+        lambda bs: {"BS": [base64.b64encode(b).decode() for b in sorted(bs)]},
+        st.sets(st.binary(min_size=1, max_size=3), min_size=1, max_size=2),
+    ),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.builds(lambda m: {"M": m}, st.dictionaries(st.sampled_from("abcd"), inner, max_size=3)),
+        st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3)),
+    ),
+    max_leaves=8,
+)
+ITEMS = st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "#x", "s k", "n"]), VALUES, max_size=5), max_size=6)
+
+
+def _answers(items: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    app = DomainDispatcherApplication(create_backend_app)
+    answers: list[Any] = [
+        _call(
+            app,
+            "CreateTable",
+            {
+                "TableName": "t",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            },
+        )[:1]
+    ]
+    keys = [{"pk": {"S": "p"}, "sk": {"S": f"s{n}"}} for n in range(len(items))]
+    for key, item in zip(keys, items, strict=True):
+        answers.append(_call(app, "PutItem", {"TableName": "t", "Item": {**item, **key}, "ReturnValues": "NONE"}))
+        answers.append(_call(app, "PutItem", {"TableName": "t", "Item": {**item, **key}, "ReturnValues": "ALL_OLD"}))
+        answers.append(_call(app, "GetItem", {"TableName": "t", "Key": key, "ReturnConsumedCapacity": "TOTAL"}))
+        answers.append(
+            _call(
+                app,
+                "UpdateItem",
+                {
+                    "TableName": "t",
+                    "Key": key,
+                    "UpdateExpression": "SET #f = :v ADD n2 :one",
+                    "ExpressionAttributeNames": {"#f": "f"},
+                    "ExpressionAttributeValues": {":v": item.get("a", {"S": "x"}), ":one": {"N": "1"}},
+                    "ReturnValues": "ALL_NEW",
+                },
+            )
+        )
+    answers.append(
+        _call(
+            app,
+            "Query",
+            {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}},
+        )
+    )
+    answers.append(_call(app, "Scan", {"TableName": "t"}))
+    if keys:
+        answers.append(_call(app, "BatchGetItem", {"RequestItems": {"t": {"Keys": keys[:3]}}}))
+        answers.append(_call(app, "DeleteItem", {"TableName": "t", "Key": keys[0], "ReturnValues": "ALL_OLD"}))
+    answers.append(_call(app, "GetItem", {"TableName": "missing", "Key": {"pk": {"S": "p"}}}))  # an error
+    return answers
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=ITEMS)
+def test_every_answer_is_the_same_bytes_with_the_patches(items: list[dict[str, Any]]) -> None:
+    with mock_aws():
+        plain = _answers(items)
+    moto_speedups.apply()
+    with mock_aws():
+        fast = _answers(items)
+    moto_speedups.remove()
+    assert fast == plain
+
+
+def test_the_patches_are_installed_and_taken_back() -> None:
+    before = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses)
+    moto_speedups.apply()
+    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses) != before
+    moto_speedups.remove()
+    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses) == before
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    assert "traverse" not in vars(ActionCountValidator)  # inherited again, not left as a copy
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"S": "x"}, {"S": "x"}),
+        ({"N": "1.5"}, {"N": "1.5"}),
+        ({"BOOL": False}, {"BOOL": False}),
+        ({"NULL": True}, {"NULL": True}),
+        ({"SS": ["a", "b"]}, {"SS": ["a", "b"]}),
+        ({"M": {"k": {"L": [{"S": "v"}, {"N": "2"}]}}}, {"M": {"k": {"L": [{"S": "v"}, {"N": "2"}]}}}),
+        ({"B": "AAE="}, None),  # binary: moto's walk encodes it
+        ({"S": "x", "N": "1"}, None),  # not one AttributeValue
+        ({"S": 5}, None),  # a number where a string belongs
+        ({"M": {"k": {"B": "AA=="}}}, None),  # plain outside, binary inside
+        ({"L": [None]}, None),
+        ("text", None),
+    ],
+)
+def test_only_plain_attribute_values_take_the_short_road(value: Any, plain: Any) -> None:
+    assert moto_request_speedups.plain_attribute_value(value) == plain
+
+
+def test_a_serialised_attribute_value_is_a_copy_not_the_stored_value() -> None:
+    stored = {"SS": ["a"], "M": None}
+    stored.pop("M")
+    plain = moto_request_speedups.plain_attribute_value(stored)
+    assert plain is not None
+    plain["SS"].append("changed")
+    assert stored == {"SS": ["a"]}
