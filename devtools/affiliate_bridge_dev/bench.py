@@ -14,7 +14,9 @@ millisecond figure does not. Every figure is a median of several runs.
    counted on the handler's own clients against moto.
 4. Forwarder: messages per second to the sandbox API over loopback, against the same
    client posting to the same API with nothing else to do.
-5. The embedded AWS: moto's FIFO SendMessage rate before and after moto_speedups.
+5. The embedded AWS: moto's FIFO SendMessage rate before and after moto_speedups, and
+   (bench_embedded_aws) its server's CPU per GetItem and per ledger upsert, as moto ships
+   it and as the local stack runs it.
 6. Cost per million webhooks on AWS (bench_cost): from the calls counted, the item sizes
    written and read, the CPU measured and the published prices.
 7. The local stack (bench_local_stack): a 200-webhook burst from 16 clients against the
@@ -475,6 +477,17 @@ def main() -> None:
     say(
         f"moto FIFO SendMessage, 200 sends into a queue holding 200   before {moto['before_per_s']:7.0f}/s"
         f"   after {moto['after_per_s']:7.0f}/s   x{moto['ratio']:.1f}"
+    )
+    from affiliate_bridge_dev.bench_embedded_aws import server_cpu_per_request
+
+    server = server_cpu_per_request()
+    say(
+        f"moto server CPU per GetItem        as shipped {server['before_get_item_ms']:5.2f} ms"
+        f"   as the stack runs it {server['after_get_item_ms']:5.2f} ms   ratio {server['get_item_ratio']:.2f}"
+    )
+    say(
+        f"moto server CPU per ledger upsert  as shipped {server['before_update_ms']:5.2f} ms"
+        f"   as the stack runs it {server['after_update_ms']:5.2f} ms   ratio {server['update_ratio']:.2f}"
     )
     cold = cold_start()
     say(

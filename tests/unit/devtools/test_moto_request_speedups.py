@@ -141,6 +141,34 @@ def test_every_answer_is_the_same_bytes_with_the_patches(items: list[dict[str, A
     assert fast == plain
 
 
+def _stored_or_refused(attrs: dict[str, Any]) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, ItemSizeTooLarge
+
+    try:
+        item = Item(DynamoType({"S": "p"}), None, attrs)
+    except ItemSizeTooLarge:
+        return "too large"
+    return {name: (type(value).__name__, value.type, value.value) for name, value in item.attrs.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 140_000), min_size=1, max_size=6), names=st.integers(1, 40))
+def test_an_item_near_the_size_limit_is_stored_or_refused_alike(sizes: list[int], names: int) -> None:
+    attrs = {("n" * names) + str(i): {"S": "x" * size} for i, size in enumerate(sizes)}
+    attrs["tail"] = {"M": {"k": {"N": "1"}, "l": {"L": [{"S": "y" * (sizes[0] // 7)}]}}}
+    plain = _stored_or_refused(attrs)
+    moto_speedups.apply()
+    fast = _stored_or_refused(attrs)
+    moto_speedups.remove()
+    assert fast == plain
+
+
+def test_the_size_limit_still_refuses() -> None:
+    moto_speedups.apply()
+    assert _stored_or_refused({"a": {"S": "x" * 300_000}, "b": {"S": "x" * 110_000}}) == "too large"
+    assert _stored_or_refused({"a": {"S": "x" * 300_000}, "b": {"S": "x" * 100_000}}) != "too large"
+
+
 def test_the_patches_are_installed_and_taken_back() -> None:
     before = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses)
     moto_speedups.apply()
