@@ -124,7 +124,8 @@ def _one_clause_search_per_traversal(original: Any) -> Any:
 def _sized_once(original: Any) -> Any:
     @functools.wraps(original)
     def init(item: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
-        from moto.dynamodb.models.dynamo_type import DynamoType, ItemSizeTooLarge, LimitedSizeDict
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+        from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
         from moto.dynamodb.models.utilities import bytesize
 
         item.hash_key, item.range_key = hash_key, range_key

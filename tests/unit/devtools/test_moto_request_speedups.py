@@ -142,7 +142,8 @@ def test_every_answer_is_the_same_bytes_with_the_patches(items: list[dict[str, A
 
 
 def _stored_or_refused(attrs: dict[str, Any]) -> Any:
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item, ItemSizeTooLarge
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     try:
         item = Item(DynamoType({"S": "p"}), None, attrs)
@@ -154,7 +155,7 @@ def _stored_or_refused(attrs: dict[str, Any]) -> Any:
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(0, 140_000), min_size=1, max_size=6), names=st.integers(1, 40))
 def test_an_item_near_the_size_limit_is_stored_or_refused_alike(sizes: list[int], names: int) -> None:
-    attrs = {("n" * names) + str(i): {"S": "x" * size} for i, size in enumerate(sizes)}
+    attrs: dict[str, Any] = {("n" * names) + str(i): {"S": "x" * size} for i, size in enumerate(sizes)}
     attrs["tail"] = {"M": {"k": {"N": "1"}, "l": {"L": [{"S": "y" * (sizes[0] // 7)}]}}}
     plain = _stored_or_refused(attrs)
     moto_speedups.apply()
