@@ -19,7 +19,8 @@ call before and after.
   attribute of each item (35 % of a ``GetItem``). A plain one (one key of ``S``, ``N``,
   ``BOOL``, ``NULL``, ``SS``, ``NS``, or ``M``/``L`` of plain ones) serialises to itself
   with its strings as strings, which is what the model walk produces for it; anything
-  else (binary, an odd shape, a response transformer registered) takes moto's own walk.
+  else (binary, an odd shape, a map with a member named ``""``, which moto's walk
+  merges into the map itself, a response transformer registered) takes moto's own walk.
 * **Update expressions.** ``ActionCountValidator`` and ``OverlappingPathsValidator``
   visit every node of an update expression's tree and, at each, search the whole
   subtree below for clauses: quadratic in the number of ``SET`` actions. Within one
@@ -74,6 +75,8 @@ def plain_attribute_value(value: Any) -> dict[str, Any] | None:
 def _plain_document(kind: str, inner: Any) -> dict[str, Any] | None:
     """A map or list of plain values, serialised; None if any member is not plain."""
     if kind == "M" and type(inner) is dict:
+        if "" in inner:
+            return None  # moto's walk merges a member named "" into its map: keep its bytes
         members = {name: plain_attribute_value(member) for name, member in inner.items()}
         return None if None in members.values() else {kind: members}
     if kind == "L" and type(inner) is list:
