@@ -3,14 +3,17 @@ is left of one request's body for the next request."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import threading
 from collections.abc import Iterator
-from http.client import HTTPConnection, HTTPResponse
+from http.client import HTTPConnection, HTTPResponse, parse_headers
 from typing import Any
 
 import boto3
 import pytest
+from werkzeug.serving import make_server
 
 from affiliate_bridge_dev import moto_http
 
@@ -136,3 +139,120 @@ def test_a_request_body_reader_stops_at_its_length() -> None:
     assert body.read() == b""
     body.drain()
     assert body.read(10) == b""
+
+
+SMUGGLED = (
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    + "".join(f"{name}: {value}\r\n" for name, value in {**TARGET, **AUTH}.items())
+    + "\r\n{}"
+).encode()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "Content-Length: -5\r\n",
+        "Content-Length: +2\r\n",
+        f"Content-Length: 2\r\nContent-Length: {2 + len(SMUGGLED)}\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: identity\r\nContent-Length: 2\r\n",
+    ],
+)
+def test_a_request_whose_framing_is_ambiguous_is_answered_once_then_closed(server: Any, head: str) -> None:
+    """Where a request's body ends is not certain, so what follows it is never taken
+    for a request of its own: one answer, then the connection closes."""
+    received = _raw_exchange(_port(server), head, b"{}" + SMUGGLED)
+    assert received.count(b"HTTP/1.1 ") == 1, received
+
+
+def test_only_one_plain_length_frames_a_body() -> None:
+    def length(head: str) -> int | None:
+        return moto_http.request_body_length(parse_headers(io.BytesIO(head.encode() + b"\r\n")))
+
+    assert length("") == 0
+    assert length("Content-Length: 12\r\n") == 12
+    assert length("Content-Length:  7 \r\n") == 7
+    for ambiguous in ("Content-Length: -1\r\n", "Content-Length: 1e3\r\n", "Content-Length: 1_0\r\n"):
+        assert length(ambiguous) is None, ambiguous
+    assert length("Content-Length: 1\r\nContent-Length: 1\r\n") is None
+    assert length("Transfer-Encoding: chunked\r\n") is None
+
+
+def _test_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    """Answers as the path says: a failure half-way through a body, its own Connection:
+    close, a failure before anything was sent, or a plain two-byte answer."""
+    path = environ["PATH_INFO"]
+    if path == "/fails-half-way":
+        start_response("200 OK", [("Content-Length", "100")])
+        yield b"x" * 10
+        raise RuntimeError("the application failed half-way through its body")
+    if path == "/fails-first":
+        raise RuntimeError("the application failed before answering")
+    if path == "/says-both":
+        start_response("200 OK", [("Content-Length", "2"), ("Connection", "close"), ("Connection", "keep-alive")])
+        yield b"ok"
+        return
+    if path in ("/closes", "/keeps-alive"):
+        start_response(
+            "200 OK", [("Content-Length", "2"), ("Connection", "close" if path == "/closes" else "keep-alive")]
+        )
+        yield b"ok"
+        return
+    start_response("200 OK", [("Content-Length", "2")])
+    yield b"ok" if environ["REQUEST_METHOD"] != "HEAD" or path == "/head-with-body" else b""
+
+
+@pytest.fixture(scope="module")
+def app_port() -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    running = make_server(
+        "127.0.0.1", port, _test_app, threaded=True, request_handler=moto_http.KeepAliveMotoRequestHandler
+    )
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield port
+    running.shutdown()
+
+
+def _pipelined(port: int, *requests: str) -> bytes:
+    """Requests sent back to back on one connection; all that came back until it closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"".join(request.encode() for request in requests))
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+    return received
+
+
+LAST = "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def test_a_response_cut_short_by_a_failure_closes_the_connection(app_port: int) -> None:
+    received = _pipelined(app_port, "GET /fails-half-way HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1 and received.endswith(b"x" * 10), received
+
+
+@pytest.mark.parametrize("path", ["/closes", "/says-both"])
+def test_the_application_s_own_connection_close_is_honoured(app_port: int, path: str) -> None:
+    received = _pipelined(app_port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1 and received.lower().count(b"connection: close") == 1, received
+
+
+def test_a_client_that_asks_to_close_is_closed_whatever_the_application_says(app_port: int) -> None:
+    received = _pipelined(app_port, "GET /keeps-alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1 and b"connection: close" in received.lower(), received
+
+
+def test_a_head_answer_that_sends_a_body_closes_the_connection(app_port: int) -> None:
+    received = _pipelined(app_port, "HEAD /head-with-body HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1 and received.endswith(b"ok"), received
+
+
+@pytest.mark.parametrize("first", ["GET /fails-first", "HEAD /ok", "GET /ok"])
+def test_a_whole_response_keeps_the_connection(app_port: int, first: str) -> None:
+    """A failure before anything was sent is answered as a whole 500, and a HEAD answer
+    announces a length it does not send: both leave the connection framed."""
+    received = _pipelined(app_port, f"{first} HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 2 and received.endswith(b"\r\n\r\nok"), received
