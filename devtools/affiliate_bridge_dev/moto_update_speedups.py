@@ -20,8 +20,8 @@ would refuse (a name or value not defined, a reserved word, a key attribute, a
 repeated path, a path whose text as written, a plain name or a ``#placeholder``, is one
 of the table's attribute definitions: moto checks key types and empty keys against that
 text, not the name it stands for; ``ADD`` to a non-number, more than one clause of a
-kind, ``REMOVE``, ``DELETE``, nested paths, arithmetic, ``list_append``), goes through moto's own validator and executor
-unchanged, and so gets moto's answer and error.
+kind, ``REMOVE``, ``DELETE``, nested paths, arithmetic, ``list_append``), goes through
+moto's own validator and executor unchanged, and so gets moto's answer and error.
 
 moto also parses the same expression twice per request (once to check the names it
 uses, once to apply it): each parsed tree is kept, by its text. No step of moto changes
