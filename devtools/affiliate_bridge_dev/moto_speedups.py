@@ -1,5 +1,6 @@
-"""Three narrow patches to moto: two so the embedded AWS keeps up with a burst, one so
-it keeps DynamoDB's promise that a single request is atomic.
+"""Four narrow patches to moto: two so the embedded AWS keeps up with a burst, two so it
+keeps promises the real services make: a single DynamoDB request is atomic, and a FIFO
+queue never has two messages of one group in flight.
 
 **SQS.** The cause (moto 5.2.x, ``moto/sqs/models.py``): ``Queue.attributes`` builds every queue
 attribute, including ``ApproximateNumberOfMessages``, ``...NotVisible`` and
@@ -37,6 +38,21 @@ puts at once could both win. The patch runs each DynamoDB request under one lock
 every request is atomic, as in DynamoDB, and the order they take is one DynamoDB
 could have given (moto holds the interpreter lock for nearly all of a request anyway,
 so the burst figures do not move).
+
+**SQS FIFO message groups.** ``SQSBackend.receive_message`` has no lock either. It
+copies the queue's pending message groups once, when it starts, then walks the
+messages; two ``ReceiveMessage`` calls on two server threads can each copy the
+groups before the other has taken anything, and each deliver a message of the same
+group. SQS never does (a group with a message in flight delivers nothing more until
+it is deleted or its visibility ends), and the forwarder relies on it: under load in
+CI's ``test_the_same_payment_delivered_at_once_by_many_is_one_transaction`` two
+forwarder workers each held a message of one payment, and the affiliate API was
+asked to create its transaction twice. The patch makes each receive attempt atomic:
+moto's own receive, without its long-poll wait, under one lock, with the waiting done
+outside the lock (so a long poll never holds up another queue or a send), in steps of
+at most a second as moto's own loop takes them. moto's wait wakes as soon as any
+message is visible, even one whose group is in flight, and then spins; the patch
+sleeps 20 ms between attempts instead.
 """
 
 from __future__ import annotations
@@ -45,6 +61,7 @@ import contextvars
 import functools
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -126,19 +143,49 @@ def _one_request_at_a_time(original: Any) -> Any:
     return call_action
 
 
+_SQS_RECEIVE_LOCK = threading.Lock()
+_RECEIVE_IDLE_SECONDS = 0.02
+
+
+def _one_receive_at_a_time(original: Any) -> Any:
+    @functools.wraps(original)
+    def receive_message(
+        backend: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with _SQS_RECEIVE_LOCK:
+                received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = deadline - time.monotonic()
+            if received or left <= 0:
+                return received
+            queue = backend.get_queue(queue_name)
+            if queue.messages:  # visible, but their groups are in flight: moto's wait would not wait
+                time.sleep(min(_RECEIVE_IDLE_SECONDS, left))
+            else:
+                queue.wait_for_messages(min(1.0, left))
+
+    return receive_message
+
+
 def applied() -> bool:
     return _APPLIED
 
 
 def apply() -> None:
-    """Install the three patches, ``moto_request_speedups``'s four and
+    """Install the four patches, ``moto_request_speedups``'s five and
     ``moto_update_speedups`` (idempotent); call before moto handles a request."""
     global _APPLIED
     if _APPLIED:
         return
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
-    from moto.sqs.models import Queue
+    from moto.sqs.models import Queue, SQSBackend
 
     from affiliate_bridge_dev import moto_request_speedups, moto_update_speedups
 
@@ -146,6 +193,7 @@ def apply() -> None:
     install(Table, "query", _partition_query(Table.query))
     install(Table, "all_items", _partition_items(Table.all_items))
     install(DynamoHandler, "call_action", _one_request_at_a_time(DynamoHandler.call_action))
+    install(SQSBackend, "receive_message", _one_receive_at_a_time(SQSBackend.receive_message))
     moto_request_speedups.apply()
     moto_update_speedups.apply()
     _APPLIED = True

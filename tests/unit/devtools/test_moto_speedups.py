@@ -1,8 +1,10 @@
 """The moto patches change how fast queues and queries answer, never what they answer,
-and make each DynamoDB request atomic, as DynamoDB's are."""
+make each DynamoDB request atomic, as DynamoDB's are, and keep a FIFO group to one
+message in flight, as SQS does."""
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from typing import Any
@@ -16,7 +18,7 @@ from moto import mock_aws
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
 from moto.dynamodb.responses import DynamoHandler
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, SQSBackend
 
 from affiliate_bridge_dev import moto_speedups
 
@@ -24,6 +26,7 @@ from affiliate_bridge_dev import moto_speedups
 ORIGINAL = Queue.attributes
 ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
 ORIGINAL_CALL_ACTION = DynamoHandler.call_action
+ORIGINAL_RECEIVE = SQSBackend.receive_message
 
 
 def _queues(sqs: Any) -> list[Queue]:
@@ -56,6 +59,7 @@ def patched() -> Any:
 def _unpatch() -> None:
     moto_speedups.remove()
     assert Queue.attributes is ORIGINAL and DynamoHandler.call_action is ORIGINAL_CALL_ACTION
+    assert SQSBackend.receive_message is ORIGINAL_RECEIVE
     assert (Table.query, Table.all_items) == (ORIGINAL_QUERY, ORIGINAL_ALL_ITEMS)
 
 
@@ -275,3 +279,110 @@ def test_unpatched_moto_shows_a_half_written_item(monkeypatch: pytest.MonkeyPatc
     """Why the lock exists: should moto make UpdateItem atomic itself, this fails and the
     lock can go."""
     assert _read_during_an_update(monkeypatch) == {"pk": {"S": "PARKED#1"}}
+
+
+def _two_receives_at_once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Two ReceiveMessage calls on a FIFO queue holding two messages of one group: the
+    first pauses right after moto has copied the groups in flight (up to a second, or
+    until the second call is done), as a thread switch there would. The bodies both got."""
+    import moto.sqs.models as sqs_models
+
+    real_deepcopy = copy.deepcopy  # what moto.sqs.models imports as deepcopy
+    first_copied, second_done = threading.Event(), threading.Event()
+
+    def deepcopy(value: Any, *args: Any) -> Any:
+        copied = real_deepcopy(value, *args)
+        if isinstance(value, set) and threading.current_thread().name == "first" and not first_copied.is_set():
+            first_copied.set()
+            second_done.wait(1)
+        return copied
+
+    monkeypatch.setattr(sqs_models, "deepcopy", deepcopy)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(
+            QueueName="groups.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        for body in ("one", "two"):
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+        got: list[str] = []
+
+        def receive() -> None:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
+            got.extend(message["Body"] for message in answer.get("Messages", []))
+
+        first = threading.Thread(target=receive, name="first")
+        first.start()
+        assert first_copied.wait(5)
+        receive()
+        second_done.set()
+        first.join(5)
+    return got
+
+
+def test_a_fifo_group_never_has_two_messages_in_flight_with_the_patch(
+    patched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _two_receives_at_once(monkeypatch) == ["one"]
+
+
+def test_unpatched_moto_hands_out_two_messages_of_one_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the receive lock exists: should moto lock its receive itself, this fails and
+    the lock can go."""
+    assert sorted(_two_receives_at_once(monkeypatch)) == ["one", "two"]
+
+
+def test_a_long_poll_waits_for_its_group_then_gets_the_next_message(patched: None) -> None:
+    """The waiting is done outside the lock: a long poll blocked on a group in flight
+    gets the group's next message once the first is deleted, and meanwhile another
+    queue answers at once."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(
+            QueueName="wait.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        other = sqs.create_queue(QueueName="other")["QueueUrl"]
+        for body in ("one", "two"):
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+        held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+        waited: list[Any] = []
+        poll = threading.Thread(
+            target=lambda: waited.append(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=5))
+        )
+        poll.start()
+        sqs.send_message(QueueUrl=other, MessageBody="elsewhere")
+        assert sqs.receive_message(QueueUrl=other, WaitTimeSeconds=0)["Messages"][0]["Body"] == "elsewhere"
+        assert poll.is_alive()  # still waiting: "one" is in flight
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=held["ReceiptHandle"])
+        poll.join(5)
+        assert [m["Body"] for m in waited[0]["Messages"]] == ["two"]
+
+
+def test_a_long_poll_on_a_group_in_flight_does_not_spin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's own wait returns at once while any message is visible, even one whose group
+    is in flight, so its long poll retried without pause (a core's worth of CPU per
+    waiting poller). Counted, not timed: a 1 s poll makes at most one attempt per idle
+    step of 20 ms."""
+    attempts: list[int] = []
+    real_receive = SQSBackend.receive_message
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        return real_receive(*args, **kwargs)
+
+    monkeypatch.setattr(SQSBackend, "receive_message", counting)
+    moto_speedups.apply()
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(
+                QueueName="spin.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+            )["QueueUrl"]
+            for body in ("one", "two"):
+                sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+            attempts.clear()
+            assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+    finally:
+        moto_speedups.remove()
+    assert 2 <= len(attempts) <= 60
