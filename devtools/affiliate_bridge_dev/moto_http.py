@@ -11,12 +11,15 @@ reads what the application left of the body after the response, and then lets
 A connection is kept only when both directions were framed beyond doubt; anything else
 gets werkzeug's close-after-one, so leftover bytes are never read as a request:
 
-* the request: no ``Transfer-Encoding`` (a chunked request: no SDK call of the bridge
-  sends one) and at most one ``Content-Length``, of plain digits;
-* the response: exactly the body its own headers announced (none for ``HEAD``, 1xx,
-  204 and 304), so an application failing half-way through a body closes;
-* no ``Connection: close`` from the client or the application (werkzeug's own
-  unconditional one, always the last it sends, is the only one held back).
+* the request: every header line well formed (``http.client`` drops whatever follows a
+  malformed one), no ``Transfer-Encoding`` (a chunked request: no SDK call of the
+  bridge sends one) and at most one ``Content-Length``, of plain digits;
+* the response: a final status, and exactly the body its own headers announced (none
+  for ``HEAD``, 204 and 304; werkzeug's chunks only without a length), so an
+  application failing half-way through a body closes;
+* no ``close`` among the client's or the application's ``Connection`` tokens
+  (werkzeug's own unconditional one, always the last it sends, is the only one held
+  back).
 
 ``TCP_NODELAY``: the response's headers and body are two writes; with Nagle's algorithm
 and the client's delayed ACK the second waited ~40 ms on a kept-alive connection.
@@ -87,8 +90,8 @@ def request_body_length(headers: Any) -> int | None:
     ``Transfer-Encoding``, more than one ``Content-Length`` or one that is not plain
     digits could make this server and a proxy or client disagree on where the next
     request starts."""
-    if headers.get_all("Transfer-Encoding"):
-        return None
+    if headers.defects or headers.get_all("Transfer-Encoding"):
+        return None  # a malformed header line ends parsing: what follows it is unknown
     lengths = headers.get_all("Content-Length") or []
     if not lengths:
         return 0
@@ -140,6 +143,10 @@ class KeepAliveMotoRequestHandler(MotoRequestHandler):
         if length is None:
             super().run_wsgi()  # werkzeug's own: answer, then close
             return
+        if any(
+            "close" in token.strip().lower() for token in ",".join(self.headers.get_all("Connection") or []).split(",")
+        ):
+            self.close_connection = True  # http.server reads only an exact, first "close"
         connection, writer = self.rfile, self.wfile
         body = RequestBody(connection, length)
         counting = _CountingWriter(writer)
@@ -164,9 +171,13 @@ class KeepAliveMotoRequestHandler(MotoRequestHandler):
         """True when the response sent is exactly what its headers say it is."""
         if self._status is None:
             return False  # nothing was answered
+        if 100 <= self._status < 200:
+            return False  # an interim status as the final answer: the client waits for another
         if self._response_chunked:
-            return True  # werkzeug closes a chunked response it could not finish itself
-        if self.command == "HEAD" or 100 <= self._status < 200 or self._status in (204, 304):
+            # werkzeug chunks only what has no length, and closes a chunked response it
+            # could not finish; a length beside it means the body was not chunked
+            return not self._response_lengths
+        if self.command == "HEAD" or self._status in (204, 304):
             return body_bytes == 0
         if len(self._response_lengths) != 1 or not _DIGITS.fullmatch(self._response_lengths[0].strip()):
             return False

@@ -52,7 +52,9 @@ moto's own receive, without its long-poll wait, under one lock, with the waiting
 outside the lock (so a long poll never holds up another queue or a send), in steps of
 at most a second as moto's own loop takes them. moto's wait wakes as soon as any
 message is visible, even one whose group is in flight, and then spins; the patch
-sleeps 20 ms between attempts instead.
+sleeps 20 ms between attempts instead. moto receives inside a receive when it moves a
+message to a dead-letter queue with an event source mapping; that inner receive runs
+as it is, under the outer one's lock.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ def _one_request_at_a_time(original: Any) -> Any:
 
 _SQS_RECEIVE_LOCK = threading.Lock()
 _RECEIVE_IDLE_SECONDS = 0.02
+_RECEIVING = threading.local()  # set while this thread holds the lock
 
 
 def _one_receive_at_a_time(original: Any) -> Any:
@@ -157,10 +160,20 @@ def _one_receive_at_a_time(original: Any) -> Any:
         visibility_timeout: int,
         message_attribute_names: list[str] | None = None,
     ) -> Any:
+        if getattr(_RECEIVING, "active", False):
+            # moto's own receive, from inside one: a message moved to a dead-letter queue
+            # with an event source mapping is received for it there. Already atomic.
+            return original(
+                backend, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names
+            )
         deadline = time.monotonic() + (wait_seconds_timeout or 0)
         while True:
             with _SQS_RECEIVE_LOCK:
-                received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                _RECEIVING.active = True
+                try:
+                    received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                finally:
+                    _RECEIVING.active = False
             left = deadline - time.monotonic()
             if received or left <= 0:
                 return received

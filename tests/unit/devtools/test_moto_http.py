@@ -188,6 +188,14 @@ def _test_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         raise RuntimeError("the application failed half-way through its body")
     if path == "/fails-first":
         raise RuntimeError("the application failed before answering")
+    if path == "/length-and-chunked":  # an application framing its body two ways at once
+        start_response("200 OK", [("Content-Length", "2"), ("Transfer-Encoding", "chunked")])
+        yield b"ok"
+        return
+    if path == "/interim-as-final":
+        start_response("103 Early Hints", [])
+        yield b""
+        return
     if path == "/says-both":
         start_response("200 OK", [("Content-Length", "2"), ("Connection", "close"), ("Connection", "keep-alive")])
         yield b"ok"
@@ -256,3 +264,25 @@ def test_a_whole_response_keeps_the_connection(app_port: int, first: str) -> Non
     announces a length it does not send: both leave the connection framed."""
     received = _pipelined(app_port, f"{first} HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
     assert received.count(b"HTTP/1.1 ") == 2 and received.endswith(b"\r\n\r\nok"), received
+
+
+@pytest.mark.parametrize("path", ["/length-and-chunked", "/interim-as-final"])
+def test_a_response_framed_two_ways_or_not_final_closes_the_connection(app_port: int, path: str) -> None:
+    received = _pipelined(app_port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1, received
+
+
+@pytest.mark.parametrize("line", ["Content-Length : 40", "Bogus"])
+def test_a_malformed_header_line_is_answered_once_then_closed(app_port: int, line: str) -> None:
+    """http.client stops parsing headers at a malformed line and drops the rest, so the
+    length that follows it, if any, is unknown: what follows is not a request."""
+    smuggled = "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+    head = f"POST /ok HTTP/1.1\r\nHost: x\r\n{line}\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    received = _pipelined(app_port, head + smuggled)
+    assert received.count(b"HTTP/1.1 ") == 1, received
+
+
+@pytest.mark.parametrize("header", ["Connection: TE, close", "Connection: keep-alive\r\nConnection: close"])
+def test_a_close_among_connection_tokens_is_honoured(app_port: int, header: str) -> None:
+    received = _pipelined(app_port, f"GET /ok HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n", LAST)
+    assert received.count(b"HTTP/1.1 ") == 1, received

@@ -5,8 +5,10 @@ message in flight, as SQS does."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import threading
+import zipfile
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
@@ -386,3 +388,39 @@ def test_a_long_poll_on_a_group_in_flight_does_not_spin(monkeypatch: pytest.Monk
     finally:
         moto_speedups.remove()
     assert 2 <= len(attempts) <= 60
+
+
+def test_a_receive_that_moves_a_message_to_a_mapped_dead_letter_queue_returns(patched: None) -> None:
+    """Moving a message to a dead-letter queue with an event source mapping makes moto
+    receive from that queue inside the receive: the lock is not taken twice."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        lambdas = boto3.client("lambda", region_name="us-east-1")
+        role = boto3.client("iam", region_name="us-east-1").create_role(
+            RoleName="dead-letters", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("handler.py", "def handle(event, context):\n    return None\n")
+        lambdas.create_function(
+            FunctionName="drain",
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handle",
+            Code={"ZipFile": code.getvalue()},
+        )
+        dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lambdas.create_event_source_mapping(EventSourceArn=dead_arn, FunctionName="drain", BatchSize=1)
+        redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 1})
+        main = sqs.create_queue(QueueName="main", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": redrive})
+        sqs.send_message(QueueUrl=main["QueueUrl"], MessageBody="poison")
+        assert len(sqs.receive_message(QueueUrl=main["QueueUrl"])["Messages"]) == 1
+        answers: list[Any] = []
+        second = threading.Thread(
+            target=lambda: answers.append(sqs.receive_message(QueueUrl=main["QueueUrl"])), daemon=True
+        )
+        second.start()
+        second.join(10)
+        assert not second.is_alive(), "the receive that moves the message never returned"
+        assert "Messages" not in answers[0]
