@@ -170,7 +170,7 @@ def _query_pages(dynamodb: Any, query: dict[str, Any]) -> list[Any]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=ITEMS, queries=st.lists(QUERIES, min_size=1, max_size=4))
 def test_a_base_table_query_answers_the_same_with_the_patch(items: list[Any], queries: list[Any]) -> None:
     answers = []

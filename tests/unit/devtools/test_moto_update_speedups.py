@@ -158,7 +158,7 @@ def _keyless(item: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(existing=EXISTING, batch=st.lists(updates(), min_size=1, max_size=3))
 def test_an_update_ends_the_same_with_the_short_road(
