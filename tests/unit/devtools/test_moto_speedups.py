@@ -283,6 +283,16 @@ def test_unpatched_moto_shows_a_half_written_item(monkeypatch: pytest.MonkeyPatc
     assert _read_during_an_update(monkeypatch) == {"pk": {"S": "PARKED#1"}}
 
 
+def _one_group_of_two(sqs: Any, name: str) -> str:
+    """A FIFO queue holding two messages, "one" then "two", of one group (one payment)."""
+    url: str = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+    return url
+
+
 def _two_receives_at_once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Two ReceiveMessage calls on a FIFO queue holding two messages of one group: the
     first pauses right after moto has copied the groups in flight (up to a second, or
@@ -302,11 +312,7 @@ def _two_receives_at_once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(sqs_models, "deepcopy", deepcopy)
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(
-            QueueName="groups.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-        )["QueueUrl"]
-        for body in ("one", "two"):
-            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+        url = _one_group_of_two(sqs, "groups.fifo")
         got: list[str] = []
 
         def receive() -> None:
@@ -340,12 +346,8 @@ def test_a_long_poll_waits_for_its_group_then_gets_the_next_message(patched: Non
     queue answers at once."""
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(
-            QueueName="wait.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-        )["QueueUrl"]
+        url = _one_group_of_two(sqs, "wait.fifo")
         other = sqs.create_queue(QueueName="other")["QueueUrl"]
-        for body in ("one", "two"):
-            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
         held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
         waited: list[Any] = []
         poll = threading.Thread(
@@ -377,11 +379,7 @@ def test_a_long_poll_on_a_group_in_flight_does_not_spin(monkeypatch: pytest.Monk
     try:
         with mock_aws():
             sqs = boto3.client("sqs", region_name="us-east-1")
-            url = sqs.create_queue(
-                QueueName="spin.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-            )["QueueUrl"]
-            for body in ("one", "two"):
-                sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="payment")
+            url = _one_group_of_two(sqs, "spin.fifo")
             sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
             attempts.clear()
             assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)

@@ -35,7 +35,7 @@ REAL = "whsec_test_fixture_value_only"
         stripe_key("<your key>"),
         stripe_key("YOUR_KEY_HERE", live=True),
         paddle_key("x" * 8, live=True),
-        "whsec_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "whsec_" + "x" * 24,  # a placeholder of a real secret's length
         "pdl_ntfset_REPLACE_ME_PLEASE",
     ],
 )
