@@ -10,8 +10,8 @@ millisecond figure does not. Every figure is a median of several runs.
 2. Warm CPU per webhook: the handler with its AWS answers replayed from a recording
    (botocore's Stubber, so no emulator's CPU is counted), against ``hmac`` + ``json.loads``
    on the same body, the least any webhook receiver does.
-3. AWS calls per webhook, by scenario (referred by customer id, by email, unreferred),
-   counted on the handler's own clients against moto.
+3. AWS calls per webhook, by scenario (referred by customer id, by merchant key, by email,
+   unreferred), counted on the handler's own clients against moto.
 4. Forwarder: messages per second to the sandbox API over loopback, against the same
    client posting to the same API with nothing else to do.
 5. The embedded AWS: moto's FIFO SendMessage rate before and after moto_speedups, and
@@ -300,14 +300,18 @@ def rig() -> Iterator[Rig]:
         sandbox.shutdown()
 
 
-SCENARIOS = ("referred, by customer id", "referred, by email", "unreferred")
+# "by customer id": the Stripe customer id the referral named; "by merchant key": the
+# payment's metadata carries the merchant's customer key (and the known Stripe id).
+SCENARIOS = ("referred, by customer id", "referred, by merchant key", "referred, by email", "unreferred")
 
 
 def scenario_event(scenario: str, n: int) -> dict[str, Any]:
     from affiliate_bridge_dev import stripe_samples as s
 
     email = f"buyer{n}@example.com" if scenario == "referred, by email" else None
-    return s.event("invoice.paid", s.invoice(amount_paid=1000 + n, customer=f"cus_bench{n}", email=email))
+    metadata = {"customer_key": f"u{n}"} if scenario == "referred, by merchant key" else None
+    invoice = s.invoice(amount_paid=1000 + n, customer=f"cus_bench{n}", email=email, metadata=metadata)
+    return s.event("invoice.paid", invoice)
 
 
 def webhook_calls(bench: Rig, runs: int = 5) -> dict[str, list[Usage]]:
@@ -316,7 +320,7 @@ def webhook_calls(bench: Rig, runs: int = 5) -> dict[str, list[Usage]]:
     for index, scenario in enumerate(SCENARIOS):
         for run in range(runs):
             n = 1000 * (index + 1) + run
-            if scenario == "referred, by customer id":
+            if scenario in ("referred, by customer id", "referred, by merchant key"):
                 bench.refer(customer_key=f"u{n}", partner_key="p", stripe_customer_id=f"cus_bench{n}")
             elif scenario == "referred, by email":
                 bench.refer(customer_key=f"u{n}", partner_key="p", email=f"buyer{n}@example.com")

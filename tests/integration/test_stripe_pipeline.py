@@ -296,3 +296,47 @@ def test_records_are_handed_back_untouched_when_the_invocation_is_about_to_time_
     assert bridge.table_items() and not any(i["pk"]["S"].startswith(keys.PAYMENT) for i in bridge.table_items())
     bridge.drain()  # visible again at once, and forwarded by a normal invocation
     assert sorted(amount for amount, _ in bridge.active_transactions().values()) == [1.0, 2.0, 3.0]
+
+
+def _dynamodb_writes_during(bridge: Bridge, monkeypatch: pytest.MonkeyPatch, event: dict) -> list[tuple[str, str]]:
+    """The (operation, sort key) of each DynamoDB write the webhook makes for one event."""
+    from botocore.client import BaseClient
+
+    writes: list[tuple[str, str]] = []
+    real = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict) -> dict:
+        if client.meta.service_model.service_name == "dynamodb" and operation in ("PutItem", "UpdateItem"):
+            where = params.get("Item") or params.get("Key") or {}
+            writes.append((operation, where.get("sk", {}).get("S", "")))
+        return real(client, operation, params)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    response = bridge.post_stripe(event)
+    monkeypatch.setattr(BaseClient, "_make_api_call", real)
+    assert response["statusCode"] == 200, response
+    return writes
+
+
+def test_a_provider_customer_id_is_learned_once_and_not_rewritten_on_each_sale(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matched by the merchant's key: the Stripe customer id is remembered on the first sale
+    that brings it (so renewals without the key still match), and a sale whose id already
+    names the customer writes nothing but its ledger entry."""
+    bridge.add_referral(customer_key="user-learn", partner_key="partner-l")
+
+    def sale(n: int) -> dict:
+        invoice = s.invoice(amount_paid=1000 + n, customer="cus_learn", metadata={"customer_key": "user-learn"})
+        return s.event("invoice.paid", invoice)
+
+    first = _dynamodb_writes_during(bridge, monkeypatch, sale(1))
+    alias_sk = keys.alias("stripe_customer", "cus_learn").sk
+    assert ("PutItem", alias_sk) in first, first
+    second = _dynamodb_writes_during(bridge, monkeypatch, sale(2))
+    assert [op for op, _ in second] == ["UpdateItem"], second  # the ledger's event entry only
+    # A renewal that carries only the Stripe customer id is still attributed.
+    renewal = s.event("invoice.paid", s.invoice(amount_paid=1003, customer="cus_learn"))
+    assert _body(bridge.post_stripe(renewal))["outcome"] == "enqueued"
+    bridge.drain()
+    assert sorted(customer for _, customer in bridge.active_transactions().values()) == ["user-learn"] * 3

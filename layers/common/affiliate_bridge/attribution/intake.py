@@ -198,6 +198,7 @@ class Intake:
         provider_id = payment.customer.provider_customer_id
         if (
             provider_id
+            and not attribution.provider_id_linked
             and attribution.customer_key
             and attribution.rule
             in (

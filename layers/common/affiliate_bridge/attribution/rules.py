@@ -43,14 +43,19 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
     provider_id = customer.provider_customer_id
     referrals = _read_ahead(provider, customer, referrals)
 
-    def found(rule: AttributionRule, referral: Referral) -> Attribution:
+    def found(rule: AttributionRule, referral: Referral, provider_id_linked: bool = False) -> Attribution:
         tried.append(f"{rule}:matched")
-        return Attribution(referral.customer_key, referral.partner_key, rule, tuple(tried))
+        return Attribution(
+            referral.customer_key, referral.partner_key, rule, tuple(tried), provider_id_linked=provider_id_linked
+        )
 
     if customer.customer_key:
         referral = referrals.find_referral(customer.customer_key)
         if referral:
-            return found(AttributionRule.CUSTOMER_KEY, referral)
+            linked = bool(provider_id) and (
+                referrals.find_customer_key(provider_customer_kind(provider), str(provider_id)) == customer.customer_key
+            )
+            return found(AttributionRule.CUSTOMER_KEY, referral, linked)
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:no referral")
     else:
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:absent")

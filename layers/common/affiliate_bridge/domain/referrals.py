@@ -101,6 +101,9 @@ class Attribution:
     # The email hash the email rule used (the payment's, or the provider's profile for its
     # customer id), so parking an unmatched payment does not look it up again.
     email_hash: str | None = None
+    # Matched by the merchant's key, and the provider's customer id already names that
+    # customer (its alias came in the same batched read): nothing to learn, no write.
+    provider_id_linked: bool = False
 
     @property
     def attributed(self) -> bool:
