@@ -77,6 +77,16 @@ import boto3
 boto3.client("dynamodb"); boto3.client("sqs")
 print(time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
+# The same clients built as the handlers build them (service models trimmed to the calls
+# granted, edge.aws_clients): what is left between this and the handler is our own code.
+LEAN_FLOOR_SCRIPT = """
+import resource, sys, time
+began = time.perf_counter()
+sys.path[:0] = [{layer!r}]
+from affiliate_bridge.edge.aws_clients import table_and_queue_clients
+table_and_queue_clients()
+print(time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
 HANDLER_SCRIPT = """
 import resource, sys, time
 began = time.perf_counter()
@@ -98,15 +108,19 @@ def cold_start() -> dict[str, float]:
 
     env = {**os.environ, **ENV, "TABLE_NAME": "t", "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo"}
     handler = HANDLER_SCRIPT.format(layer=str(REPO_ROOT / "layers/common"), devtools=str(REPO_ROOT / "devtools"))
+    lean_floor = LEAN_FLOOR_SCRIPT.format(layer=str(REPO_ROOT / "layers/common"))
     pairs = []
     for _ in range(COLD_START_PAIRS):
         floor, floor_mb = _run(FLOOR_SCRIPT, env)
         ours, ours_mb = _run(handler, env)
-        pairs.append((floor, ours, floor_mb, ours_mb))
+        lean, _ = _run(lean_floor, env)
+        pairs.append((floor, ours, floor_mb, ours_mb, lean))
     return {
         "floor_ms": statistics.median(p[0] for p in pairs) * 1000,
         "handler_ms": statistics.median(p[1] for p in pairs) * 1000,
         "ratio": statistics.median(p[1] / p[0] for p in pairs),
+        "lean_floor_ms": statistics.median(p[4] for p in pairs) * 1000,
+        "lean_ratio": statistics.median(p[1] / p[4] for p in pairs),
         "floor_rss_mb": statistics.median(p[2] for p in pairs),
         "handler_rss_mb": statistics.median(p[3] for p in pairs),
     }
@@ -153,21 +167,22 @@ class Meter:
 
 @contextlib.contextmanager
 def metered_clients(meter: Meter) -> Iterator[None]:
-    """boto3.client, for the handler modules loaded inside: each client joins the meter."""
+    """Every boto3 client made inside (any session: the handlers build theirs from
+    ``edge.aws_clients``), joined to the meter."""
     import boto3
 
-    real = boto3.client
+    real = boto3.Session.client
 
-    def client(*args: Any, **kwargs: Any) -> Any:
-        made = real(*args, **kwargs)
+    def client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made = real(self, *args, **kwargs)
         meter.attach(made)
         return made
 
-    boto3.client = client
+    boto3.Session.client = client
     try:
         yield
     finally:
-        boto3.client = real
+        boto3.Session.client = real
 
 
 def usage_of(calls: list[Call], item_size_after: Callable[[Call], int]) -> Usage:
@@ -498,6 +513,10 @@ def main() -> None:
         f"cold start: handler + clients {cold['handler_ms']:6.0f} ms"
         f"   boto3 + the two clients {cold['floor_ms']:6.0f} ms"
         f"   ratio {cold['ratio']:.2f}   (max RSS {cold['handler_rss_mb']:.0f} vs {cold['floor_rss_mb']:.0f} MB)"
+    )
+    say(
+        f"cold start: our code's share: the same clients from the trimmed models {cold['lean_floor_ms']:6.0f} ms"
+        f"   ratio {cold['lean_ratio']:.2f}"
     )
     deployed = deployed_cold_start()
     if isinstance(deployed, str):

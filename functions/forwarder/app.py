@@ -2,15 +2,14 @@
 
 from typing import Any
 
-import boto3
-
+from affiliate_bridge.edge.aws_clients import table_and_queue_clients
 from affiliate_bridge.edge.observability import logger, metrics, tracer
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.wiring import build_forwarder_batch
 
 settings = Settings.from_env()
-_sqs = boto3.client("sqs")
-batch = build_forwarder_batch(settings, boto3.client("dynamodb"), _sqs)
+dynamodb, sqs = table_and_queue_clients()
+batch = build_forwarder_batch(settings, dynamodb, sqs)
 
 
 @logger.inject_lambda_context(clear_state=True)

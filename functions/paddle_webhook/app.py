@@ -6,14 +6,14 @@ object (affiliate_bridge.providers.paddle.provider), built in affiliate_bridge.w
 
 from typing import Any
 
-import boto3
-
+from affiliate_bridge.edge.aws_clients import table_and_queue_clients
 from affiliate_bridge.edge.observability import logger, metrics, tracer
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.wiring import build_webhook_endpoint
 
 settings = Settings.from_env()
-endpoint = build_webhook_endpoint("paddle", settings, boto3.client("dynamodb"), boto3.client("sqs"))
+dynamodb, sqs = table_and_queue_clients()
+endpoint = build_webhook_endpoint("paddle", settings, dynamodb, sqs)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,14 +2,14 @@
 
 from typing import Any
 
-import boto3
-
+from affiliate_bridge.edge.aws_clients import table_and_queue_clients
 from affiliate_bridge.edge.observability import logger, metrics, tracer
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.wiring import build_referrals_endpoint
 
 settings = Settings.from_env()
-endpoint = build_referrals_endpoint(settings, boto3.client("dynamodb"), boto3.client("sqs"))
+dynamodb, sqs = table_and_queue_clients()
+endpoint = build_referrals_endpoint(settings, dynamodb, sqs)
 
 
 @logger.inject_lambda_context(clear_state=True)
