@@ -19,11 +19,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from affiliate_bridge.edge.aws_clients import MODELS_DIR, SERVICES
 from affiliate_bridge_dev.handlers import REPO_ROOT
 from affiliate_bridge_dev.template_resources import load_template
 
-MODELS_DIR = REPO_ROOT / "layers/common/affiliate_bridge/aws_models"
-SERVICES = ("dynamodb", "sqs")  # the clients every function builds at import
 _DROPPED_KEYS = frozenset({"documentation", "documentationUrl"})
 
 

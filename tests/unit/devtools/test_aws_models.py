@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.model import ServiceModel, Shape
 
-from affiliate_bridge.edge.aws_clients import MODELS_DIR, table_and_queue_clients
-from affiliate_bridge_dev.aws_models import SERVICES, expected_files, full_model, granted_operations, trimmed
+from affiliate_bridge.edge.aws_clients import MODELS_DIR, SERVICES, table_and_queue_clients
+from affiliate_bridge_dev.aws_models import expected_files, full_model, granted_operations, trimmed
 
 
 def test_the_committed_models_are_the_ones_the_template_and_botocore_give() -> None:
@@ -90,3 +90,16 @@ def test_the_comparison_sees_a_dropped_member() -> None:
     theirs = ServiceModel(full, "dynamodb").operation_model("GetItem")
     ours = ServiceModel(cut, "dynamodb").operation_model("GetItem")
     assert _tree(ours.input_shape) != _tree(theirs.input_shape)
+
+
+def test_the_session_builds_its_two_clients_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import UnknownServiceError
+
+    from affiliate_bridge.edge.aws_clients import session
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    made = session()
+    # Files the trimmed folder lacks still come from botocore (here the endpoint rules).
+    assert made.client("dynamodb").meta.endpoint_url == "https://dynamodb.us-east-1.amazonaws.com"
+    with pytest.raises(UnknownServiceError):
+        made.client("secretsmanager")
