@@ -35,7 +35,9 @@ def granted_operations(template: Mapping[str, Any] | None = None) -> dict[str, s
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for policy in resource["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            if not isinstance(policy, dict) or set(policy) != {"Statement"}:
+                raise ValueError(f"not an inline policy, so its calls cannot be trimmed in: {policy!r}")
+            for statement in policy["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 for action in actions:
                     service, _, operation = str(action).partition(":")

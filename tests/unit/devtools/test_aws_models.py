@@ -92,14 +92,43 @@ def test_the_comparison_sees_a_dropped_member() -> None:
     assert _tree(ours.input_shape) != _tree(theirs.input_shape)
 
 
-def test_the_session_builds_its_two_clients_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import UnknownServiceError
+def test_the_two_clients_skip_botocores_service_listing_and_others_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.loaders import Loader
 
     from affiliate_bridge.edge.aws_clients import session
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    listed: list[str] = []
+    real = Loader.list_available_services
+
+    def listing(self: Loader, type_name: str) -> list[str]:
+        listed.append(type_name)
+        return real(self, type_name)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Loader, "list_available_services", listing)
     made = session()
+    dynamodb = made.client("dynamodb")
+    assert made.client("sqs").meta.service_model.operation_names
+    assert listed == []
     # Files the trimmed folder lacks still come from botocore (here the endpoint rules).
-    assert made.client("dynamodb").meta.endpoint_url == "https://dynamodb.us-east-1.amazonaws.com"
-    with pytest.raises(UnknownServiceError):
-        made.client("secretsmanager")
+    assert dynamodb.meta.endpoint_url == "https://dynamodb.us-east-1.amazonaws.com"
+    # Assumed roles and SSO need STS from the same session: any other service still loads.
+    assert made.client("sts").meta.service_model.service_name == "sts"
+    assert listed, "another service is confirmed by botocore's own listing"
+
+
+def test_the_session_still_honours_aws_data_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from affiliate_bridge.edge.aws_clients import session
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    loader = session()._session.get_component("data_loader")
+    assert loader.search_paths[:2] == [str(MODELS_DIR), str(tmp_path)]
+
+
+def test_a_grant_the_trimmer_cannot_read_is_refused() -> None:
+    """A SAM policy template or a managed policy would grant calls nobody trimmed in."""
+    for policy in ({"DynamoDBCrudPolicy": {"TableName": "t"}}, "arn:aws:iam::aws:policy/AmazonSQSFullAccess"):
+        template = {"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Policies": [policy]}}}}
+        with pytest.raises(ValueError, match="not an inline policy"):
+            granted_operations(template)

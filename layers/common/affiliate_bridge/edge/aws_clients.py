@@ -3,19 +3,24 @@
 boto3 parses a service's whole model to build a client: DynamoDB's is about 1 MB of JSON,
 a third of the time a cold start spends creating clients, for six operations used. The
 session here looks in ``aws_models`` first, which holds those two models cut down to the
-calls the template's IAM policies grant (generated from the pinned botocore by
-``scripts/trim-aws-models``; tests check they are current and serialise every kept call
-as the full models do). Every other model, file and service (Secrets Manager, X-Ray,
-paginators) loads from botocore as usual. A call the policies do not grant has no method
-on these clients: it fails at once, in tests too, instead of with AccessDenied in AWS.
+calls some function's IAM policy in the template grants (generated from the pinned
+botocore by ``scripts/trim-aws-models``; tests check they are current and describe every
+kept call as the full models do). Every other model, file and service (STS for assumed
+roles, Secrets Manager, X-Ray, paginators, endpoint rules) loads from botocore as usual.
+A call no function is granted has no method on these clients, so it fails at once, in
+tests too; which function may make which call is test_least_privilege's to prove.
+DynamoDB's opt-in endpoint discovery (``AWS_ENDPOINT_DISCOVERY_ENABLED``) needs the
+ungranted ``DescribeEndpoints`` and stays off.
 
-The session builds these two clients only: its loader does not walk the ~400 service
-directories botocore ships to confirm a name it already knows (about 14 ms per kind of
-model, twice per cold start), so it knows no other service.
+botocore also confirms each service name by walking the ~400 service directories it
+ships, once per kind of model (about 14 ms each, twice per cold start); for these two
+names the loader answers without the walk.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +32,44 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "aws_models"
 SERVICES = ("dynamodb", "sqs")
 
 
+class _ServiceNames(Sequence[str]):
+    """botocore's list of known services, listed only when asked about another service."""
+
+    def __init__(self, list_all: Callable[[], list[str]]) -> None:
+        self._list_all = list_all
+        self._all: list[str] | None = None
+
+    def _names(self) -> list[str]:
+        if self._all is None:
+            self._all = self._list_all()
+        return self._all
+
+    def __contains__(self, name: object) -> bool:
+        return name in SERVICES or name in self._names()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
 class _TrimmedModelsFirst(Loader):  # type: ignore[misc]
-    """botocore's loader, searching ``aws_models`` first and knowing only ``SERVICES``."""
+    """botocore's loader, searching ``aws_models`` first (then ``AWS_DATA_PATH``, then
+    botocore's own data), that knows ``SERVICES`` without listing every service."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.search_paths.insert(0, str(MODELS_DIR))
+    def __init__(self, data_path: str | None) -> None:
+        extra = [os.path.expandvars(os.path.expanduser(p)) for p in (data_path or "").split(os.pathsep) if p]
+        super().__init__(extra_search_paths=[str(MODELS_DIR), *extra])
 
-    def list_available_services(self, type_name: str) -> list[str]:
-        return list(SERVICES)
+    def list_available_services(self, type_name: str) -> Sequence[str]:
+        return _ServiceNames(lambda: list(super(_TrimmedModelsFirst, self).list_available_services(type_name)))
 
 
 def session() -> boto3.Session:
-    """A boto3 session for the DynamoDB and SQS clients, on the trimmed models."""
+    """A boto3 session whose DynamoDB and SQS clients are built on the trimmed models."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _TrimmedModelsFirst())
+    core.register_component("data_loader", _TrimmedModelsFirst(core.get_config_variable("data_path")))
     return boto3.Session(botocore_session=core)
 
 
