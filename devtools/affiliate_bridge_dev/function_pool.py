@@ -13,6 +13,11 @@ meet in the cloud, and a forwarder waiting on a stalled API holds only its own w
 * workers are forked from a fork server that has already imported and loaded every
   handler module (``function_worker``), so a new environment is ready in milliseconds
   and the handler's module-level setup has run exactly as at a cold start;
+* in the cloud a function's environments get their own CPU; here they share the
+  machine's cores, so a pool marked ``background`` (the forwarder, which drains a queue
+  and has no caller waiting) runs at a lower CPU priority: a burst of webhooks is
+  answered first and the forwarding catches up as soon as the cores are free, instead
+  of each webhook waiting on a forwarder it would never share a core with in AWS;
 * a handler that raises answers as Lambda does (the function URL gets a 502, the event
   source mapping fails the batch); one that runs past its timeout, or a worker that
   dies, is killed and replaced, and that invocation fails the same way.
@@ -36,6 +41,7 @@ from affiliate_bridge_dev import function_worker
 
 # Lambda's own allowance for a cold start (the init phase) comes on top of the timeout.
 COLD_START_SECONDS = 10
+BACKGROUND_NICENESS = 10  # a background pool's workers yield the CPU to everything else
 
 
 class InvocationFailed(RuntimeError):
@@ -118,6 +124,7 @@ class FunctionPool:
         max_workers: int,
         timeout_seconds: float,
         env_overrides: Callable[[], Mapping[str, str]] = dict,
+        background: bool = False,
     ) -> None:
         if max_workers < 1:
             raise ValueError(f"{function}: a pool needs at least one worker, not {max_workers}")
@@ -126,6 +133,7 @@ class FunctionPool:
         self.timeout_seconds = timeout_seconds
         self._context = context
         self._env_overrides = env_overrides
+        self._niceness = BACKGROUND_NICENESS if background else 0
         self._idle: list[_Worker] = []
         self._count = 0  # workers alive or starting
         self._cold_starts = 0
@@ -147,7 +155,9 @@ class FunctionPool:
         try:
             parent, child = self._context.Pipe()
             process = self._context.Process(
-                target=function_worker.serve, args=(child, self.function), name=f"{self.function}-env", daemon=True
+                target=function_worker.serve,
+                args=(child, self.function, self._niceness),
+                name=f"{self.function}-env", daemon=True
             )
             process.start()
             child.close()

@@ -27,9 +27,10 @@ def handler_for(function: str) -> Any:
     return module.lambda_handler
 
 
-def serve(conn: Connection, function: str) -> None:
+def serve(conn: Connection, function: str, niceness: int = 0) -> None:
     """Say whether the handler loaded, then answer (event, context args, env overrides)
-    requests until told to stop (None)."""
+    requests until told to stop (None). ``niceness``: how far to lower this worker's CPU
+    priority once loaded (``FunctionPool``'s ``background``)."""
     from affiliate_bridge.errors import ConfigurationError
     from affiliate_bridge_dev.lambda_events import FakeLambdaContext
 
@@ -41,6 +42,8 @@ def serve(conn: Connection, function: str) -> None:
     except Exception:
         conn.send(("load_error", traceback.format_exc(limit=8)))
         return
+    if niceness:
+        os.nice(niceness)
     conn.send(("ready", None))
     while True:
         try:

@@ -56,6 +56,9 @@ CLI_SETTINGS = (
 RELOADABLE = ("STRIPE_WEBHOOK_SECRET", "PADDLE_WEBHOOK_SECRET")
 SECRET_SETTINGS = frozenset({*CLI_SETTINGS[:4], "PARTNERO_API_KEY", "STRIPE_API_KEY", "PADDLE_API_KEY"})
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # a function URL's own request limit
+# Fed by a queue, no caller waiting: their workers run at a lower CPU priority (see
+# function_pool), as in AWS they would not share cores with the webhooks.
+QUEUE_FED_FUNCTIONS = frozenset({"forwarder"})
 
 
 _say = say  # every line a person reads goes to stderr; stdout is the log file
@@ -167,7 +170,12 @@ class LocalStack:
         context = worker_context({"LOCAL_STACK_LOG": str(self.log_path), "LOCAL_STACK_FUNCTIONS": ",".join(names)})
         for name in names:
             self.pools[name] = FunctionPool(
-                context, name, limits[name].concurrency, limits[name].timeout_seconds, self._reloaded_secrets
+                context,
+                name,
+                limits[name].concurrency,
+                limits[name].timeout_seconds,
+                self._reloaded_secrets,
+                background=name in QUEUE_FED_FUNCTIONS,
             )
             self.pools[name].warm()
 

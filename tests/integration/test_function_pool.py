@@ -89,3 +89,17 @@ def test_a_closed_pool_refuses_new_invocations(pools: list[FunctionPool], contex
     pool.close()
     with pytest.raises(InvocationFailed, match="stopping"):
         pool.invoke({}, ("f", 5))
+
+
+def test_a_background_pool_runs_its_environments_at_a_lower_cpu_priority(
+    pools: list[FunctionPool], context: Any
+) -> None:
+    """The forwarder's pool yields the cores to the webhooks' (in AWS they share none)."""
+    from affiliate_bridge_dev.function_pool import BACKGROUND_NICENESS
+
+    background = pool_of(pools, context, "echo", background=True)
+    foreground = pool_of(pools, context, "echo")
+    low = os.getpriority(os.PRIO_PROCESS, background.invoke({}, ("forwarder", 10))["pid"])
+    normal = os.getpriority(os.PRIO_PROCESS, foreground.invoke({}, ("stripe_webhook", 10))["pid"])
+    assert normal == os.getpriority(os.PRIO_PROCESS, 0)
+    assert low == min(normal + BACKGROUND_NICENESS, 19)
