@@ -157,7 +157,8 @@ class FunctionPool:
             process = self._context.Process(
                 target=function_worker.serve,
                 args=(child, self.function, self._niceness),
-                name=f"{self.function}-env", daemon=True
+                name=f"{self.function}-env",
+                daemon=True,
             )
             process.start()
             child.close()
