@@ -119,13 +119,25 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
+def present_files() -> set[Path]:
+    """Every file in the models folder: botocore searches it first for any data file, so
+    anything here that the generator did not write would shadow botocore's own."""
+    return {path for path in MODELS_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
+
+
 def main() -> None:
-    for path in MODELS_DIR.glob("*/*/service-2.json"):
+    expected = expected_files()  # first: a failure leaves the folder as it was
+    for path in present_files() - set(expected):
         path.unlink()
-    for path, text in expected_files().items():
+    for path, text in expected.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        staged = path.with_name(path.name + ".tmp")
+        staged.write_text(text, encoding="utf-8")
+        staged.replace(path)
         print(f"{path.relative_to(REPO_ROOT)}: {len(text):,} bytes")
+    for folder in sorted(MODELS_DIR.rglob("*"), reverse=True):  # deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 if __name__ == "__main__":

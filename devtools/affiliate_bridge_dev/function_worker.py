@@ -7,6 +7,7 @@ a worker forked without them (a test's own context) loads its handler itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -43,7 +44,8 @@ def serve(conn: Connection, function: str, niceness: int = 0) -> None:
         conn.send(("load_error", traceback.format_exc(limit=8)))
         return
     if niceness:
-        os.nice(niceness)
+        with contextlib.suppress(OSError):  # an optimisation: a sandbox may forbid it
+            os.nice(niceness)
     conn.send(("ready", None))
     while True:
         try:

@@ -13,13 +13,12 @@ import pytest
 from botocore.model import ServiceModel, Shape
 
 from affiliate_bridge.edge.aws_clients import MODELS_DIR, SERVICES, table_and_queue_clients
-from affiliate_bridge_dev.aws_models import expected_files, full_model, granted_operations, trimmed
+from affiliate_bridge_dev.aws_models import expected_files, full_model, granted_operations, present_files, trimmed
 
 
 def test_the_committed_models_are_the_ones_the_template_and_botocore_give() -> None:
     expected = expected_files()
-    present = [*MODELS_DIR.glob("*/*/*.json"), *MODELS_DIR.glob("*.txt")]
-    on_disk = {path: path.read_text(encoding="utf-8") for path in present}
+    on_disk = {path: path.read_text(encoding="utf-8") for path in present_files()}
     assert set(on_disk) == set(expected), "aws_models drifted: run scripts/trim-aws-models"
     for path, text in expected.items():
         assert on_disk[path] == text, f"{path.name} of {path.parent.parent.name} drifted: run scripts/trim-aws-models"
