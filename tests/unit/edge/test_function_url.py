@@ -42,14 +42,32 @@ def test_only_json_objects_are_accepted(body: bytes) -> None:
 
 
 def test_tracing_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools import Tracer
+
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     off = observability._make_tracer()
     assert off.capture_lambda_handler(len) is len
     assert off.capture_method()(len) is len
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    assert isinstance(observability._make_tracer(), Tracer)
+
+
+@pytest.mark.parametrize("where", [{}, {"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}])
+def test_no_xray_sdk_where_powertools_would_not_trace(monkeypatch: pytest.MonkeyPatch, where: dict[str, str]) -> None:
+    """Outside Lambda, or under sam local, Powertools itself disables tracing: the X-Ray
+    SDK (and the clients its default sampler builds) is not worth importing there."""
     from aws_lambda_powertools import Tracer
 
-    assert isinstance(observability._make_tracer(), Tracer)
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    for name, value in where.items():
+        monkeypatch.setenv(name, value)
+    made = observability._make_tracer()
+    assert not isinstance(made, Tracer)
+    assert made.capture_lambda_handler(len) is len
 
 
 @pytest.mark.parametrize(
