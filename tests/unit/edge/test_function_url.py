@@ -52,6 +52,9 @@ def test_tracing_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert off.capture_method()(len) is len
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
     assert isinstance(observability._make_tracer(), Tracer)
+    for spelling in ("1", "y", "yes", "t", "TRUE", "on"):  # every one Powertools reads as true
+        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", spelling)
+        assert not isinstance(observability._make_tracer(), Tracer), spelling
 
 
 @pytest.mark.parametrize("where", [{}, {"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}])

@@ -50,7 +50,8 @@ class _TracingOff:
 
 
 def _tracing_disabled() -> bool:
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {"1", "true", "yes", "on"}:
+    # Powertools' own truthy spellings (shared.functions.strtobool).
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {"1", "y", "yes", "t", "true", "on"}:
         return True
     in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT"))
     emulated = bool(os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"))
