@@ -21,28 +21,22 @@ from typing import Any
 
 from affiliate_bridge.edge.aws_clients import MODELS_DIR, SERVICES
 from affiliate_bridge_dev.handlers import REPO_ROOT
-from affiliate_bridge_dev.template_resources import load_template
+from affiliate_bridge_dev.template_resources import load_template, policy_statements
 
 _DROPPED_KEYS = frozenset({"documentation", "documentationUrl"})
 
 
-def granted_operations(template: Mapping[str, Any] | None = None) -> dict[str, set[str]]:
+def granted_operations(template: dict[str, Any] | None = None) -> dict[str, set[str]]:
     """``{"dynamodb": {"GetItem", ...}, "sqs": {...}}``: every call of ``SERVICES`` that some
-    function's inline policy allows."""
-    template = template or load_template()
+    function's inline policy allows (any other kind of policy is refused: its calls could
+    not be trimmed in)."""
     found: dict[str, set[str]] = {service: set() for service in SERVICES}
-    for resource in template["Resources"].values():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            if not isinstance(policy, dict) or set(policy) != {"Statement"}:
-                raise ValueError(f"not an inline policy, so its calls cannot be trimmed in: {policy!r}")
-            for statement in policy["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                for action in actions:
-                    service, _, operation = str(action).partition(":")
-                    if service in found:
-                        found[service].add(operation)
+    for statements in policy_statements(template or load_template()).values():
+        for statement in statements:
+            for action in statement["Action"]:
+                service, _, operation = str(action).partition(":")
+                if service in found:
+                    found[service].add(operation)
     return found
 
 

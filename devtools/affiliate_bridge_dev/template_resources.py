@@ -58,6 +58,32 @@ class LocalResources:
     max_receive_count: int
 
 
+def policy_statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each function's IAM statements, by logical id, with ``Action`` and ``Resource`` as
+    lists. Only inline policies are read: a SAM policy template or a managed policy would
+    grant what no reader of the template can see, so one is refused (ValueError)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        statements = found.setdefault(name, [])
+        for policy in resource["Properties"].get("Policies", []):
+            if not isinstance(policy, dict) or set(policy) != {"Statement"}:
+                raise ValueError(f"{name}: not an inline policy: {policy!r}")
+            for statement in policy["Statement"]:
+                statements.append(
+                    {
+                        **statement,
+                        **{
+                            part: statement[part] if isinstance(statement[part], list) else [statement[part]]
+                            for part in ("Action", "Resource")
+                            if part in statement
+                        },
+                    }
+                )
+    return found
+
+
 def queue_settings(template: dict[str, Any]) -> dict[str, Any]:
     resources = template["Resources"]
     queue = resources["TransactionsQueue"]["Properties"]

@@ -22,7 +22,7 @@ from affiliate_bridge.edge.function_url import HttpRequest
 from affiliate_bridge.edge.settings import Settings
 from affiliate_bridge.errors import SignatureError
 from affiliate_bridge.storage import keys
-from affiliate_bridge_dev.template_resources import load_template, queue_settings
+from affiliate_bridge_dev.template_resources import load_template, policy_statements, queue_settings
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -36,8 +36,11 @@ def _env(function: str) -> dict[str, Any]:
     return merged
 
 
+STATEMENTS = policy_statements(TEMPLATE)  # Action and Resource as lists
+
+
 def _statements(function: str) -> list[dict[str, Any]]:
-    return [s for policy in FUNCTIONS[function]["Policies"] for s in policy["Statement"]]
+    return STATEMENTS[function]
 
 
 def test_every_function_and_only_those_have_a_handler_directory() -> None:
@@ -152,9 +155,8 @@ def test_each_secret_a_function_reads_is_one_it_may_read(function: str) -> None:
     env = _env(function)
     allowed: list[Any] = []
     for statement in _statements(function):
-        if statement["Action"] == "secretsmanager:GetSecretValue":
-            resource = statement["Resource"]
-            allowed.extend(resource if isinstance(resource, list) else [resource])
+        if "secretsmanager:GetSecretValue" in statement["Action"]:
+            allowed.extend(statement["Resource"])
     referenced = [value for name, value in env.items() if name.endswith("_ARN")]
     assert sorted(map(str, referenced)) == sorted(map(str, allowed))
 
@@ -162,9 +164,9 @@ def test_each_secret_a_function_reads_is_one_it_may_read(function: str) -> None:
 def test_least_privilege_no_wildcards_and_named_resources() -> None:
     for function in FUNCTIONS:
         for statement in _statements(function):
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            actions = statement["Action"]
             assert all("*" not in action for action in actions), (function, actions)
-            assert statement["Resource"] != "*", function
+            assert "*" not in statement["Resource"], function
             assert not any(a in ("dynamodb:DeleteTable", "sqs:DeleteQueue") for a in actions)
             # Only reconcile reads every payment state (a scan, hourly at most).
             assert "dynamodb:Scan" not in actions or function == "ReconcilerFunction", function

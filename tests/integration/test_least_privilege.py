@@ -27,7 +27,7 @@ from moto import mock_aws
 from affiliate_bridge_dev import paddle_samples as p
 from affiliate_bridge_dev import stripe_samples as s
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext
-from affiliate_bridge_dev.template_resources import load_template
+from affiliate_bridge_dev.template_resources import load_template, policy_statements
 from tests.integration import aws_calls
 from tests.integration.conftest import (
     PADDLE_SECRETS,
@@ -75,19 +75,17 @@ def _logical_id(resource: Any) -> str:
 
 
 def granted(template: dict[str, Any]) -> Grants:
+    # A managed policy or a SAM policy template would grant what this test cannot see:
+    # policy_statements refuses them.
+    statements = policy_statements(template)
     grants: Grants = {}
     for name in FUNCTIONS:
         pairs: set[aws_calls.Call] = set()
-        for policy in template["Resources"][name]["Properties"].get("Policies", []):
-            # A managed policy or a SAM policy template would grant what this test cannot see.
-            assert isinstance(policy, dict) and set(policy) == {"Statement"}, f"{name}: not an inline policy: {policy}"
-            for statement in policy["Statement"]:
-                assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                resources = (
-                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                )
-                pairs.update((action, _logical_id(resource)) for action in actions for resource in resources)
+        for statement in statements[name]:
+            assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+            pairs.update(
+                (action, _logical_id(resource)) for action in statement["Action"] for resource in statement["Resource"]
+            )
         grants[name] = pairs
     return grants
 

@@ -52,8 +52,9 @@ def attribute(provider: str, customer: CustomerRefs, referrals: ReferralLookup) 
     if customer.customer_key:
         referral = referrals.find_referral(customer.customer_key)
         if referral:
-            linked = bool(provider_id) and (
-                referrals.find_customer_key(provider_customer_kind(provider), str(provider_id)) == customer.customer_key
+            linked = (
+                provider_id is not None
+                and referrals.find_customer_key(provider_customer_kind(provider), provider_id) == customer.customer_key
             )
             return found(AttributionRule.CUSTOMER_KEY, referral, linked)
         tried.append(f"{AttributionRule.CUSTOMER_KEY}:no referral")
