@@ -15,21 +15,36 @@ ungranted ``DescribeEndpoints`` and stays off.
 botocore also confirms each service name by walking the ~400 service directories it
 ships, once per kind of model (about 14 ms each, twice per cold start); for these two
 names the loader answers without the walk.
+
+The clients send a User-Agent fixed when they are built (``USER_AGENT``, botocore's
+documented ``Config(user_agent=...)``). Left to itself botocore rebuilds its header twice
+for every call, from about 30 components each passed through a character filter: 15-20 %
+of the client's CPU per DynamoDB call, measured against a local server. What is lost is
+the per-call list of SDK feature codes AWS collects for its own statistics; what is
+gained is a name an operator finds in CloudTrail's ``userAgent``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.loaders import Loader
+
+from affiliate_bridge import __version__
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "aws_models"
 SERVICES = ("dynamodb", "sqs")
+USER_AGENT = (
+    f"affiliate-bridge/{__version__} Boto3/{boto3.__version__} "
+    f"Python/{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+)  # boto3's session appends "Botocore/<version>"
 
 
 class _ServiceNames(Sequence[str]):
@@ -76,4 +91,5 @@ def session() -> boto3.Session:
 def table_and_queue_clients() -> tuple[Any, Any]:
     """The DynamoDB and SQS clients, from one session (so one credentials lookup)."""
     made = session()
-    return made.client("dynamodb"), made.client("sqs")
+    config = Config(user_agent=USER_AGENT)
+    return made.client("dynamodb", config=config), made.client("sqs", config=config)
