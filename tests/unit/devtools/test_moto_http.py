@@ -286,3 +286,34 @@ def test_a_malformed_header_line_is_answered_once_then_closed(app_port: int, lin
 def test_a_close_among_connection_tokens_is_honoured(app_port: int, header: str) -> None:
     received = _pipelined(app_port, f"GET /ok HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n", LAST)
     assert received.count(b"HTTP/1.1 ") == 1, received
+
+
+def test_the_access_line_is_formatted_only_when_its_logger_would_keep_it(
+    server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    formatted: list[Any] = []
+    original = WSGIRequestHandler.log_request
+
+    def counting(self: Any, *args: Any) -> None:
+        formatted.append(args)
+        original(self, *args)
+
+    monkeypatch.setattr(WSGIRequestHandler, "log_request", counting)
+    werkzeug_log = logging.getLogger("werkzeug")
+    previous = werkzeug_log.level
+    werkzeug_log.setLevel(logging.ERROR)  # as the stack sets it (setLevel: the logger caches levels)
+    connection = HTTPConnection("127.0.0.1", _port(server), timeout=5)
+    try:
+        assert _list_tables(connection).read()
+        assert formatted == []
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            assert _list_tables(connection).read()
+        assert len(formatted) == 1
+        assert any('"POST / HTTP/1.1" 200' in record.getMessage() for record in caplog.records)
+    finally:
+        werkzeug_log.setLevel(previous)
+        connection.close()

@@ -142,6 +142,27 @@ def test_every_answer_is_the_same_bytes_with_the_patches(items: list[dict[str, A
     assert fast == plain
 
 
+NAMES = st.one_of(
+    st.sampled_from(["BatchGetItem", "TransactWriteItems", "ReceiveMessage", "ContentBasedDeduplication", "FifoQueue"]),
+    st.text(alphabet="aAbBzZ09_-", max_size=12),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(NAMES, max_size=8))
+def test_a_remembered_name_conversion_answers_as_moto_does(names: list[str]) -> None:
+    from moto.core.utils import camelcase_to_underscores as original
+
+    expected = [original(name) for name in names]
+    moto_speedups.apply()
+    try:
+        for convert in _name_converters():
+            assert [convert(name) for name in names * 2] == expected * 2
+    finally:
+        moto_speedups.remove()
+
+
 def _stored_or_refused(attrs: dict[str, Any]) -> Any:
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -171,12 +192,21 @@ def test_the_size_limit_still_refuses() -> None:
     assert _stored_or_refused({"a": {"S": "x" * 300_000}, "b": {"S": "x" * 100_000}}) != "too large"
 
 
+def _name_converters() -> tuple[Any, ...]:
+    import moto.core.responses
+    import moto.core.utils
+    import moto.sqs.models
+
+    return tuple(m.camelcase_to_underscores for m in (moto.core.utils, moto.core.responses, moto.sqs.models))
+
+
 def test_the_patches_are_installed_and_taken_back() -> None:
-    before = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses)
+    before = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters())
     moto_speedups.apply()
-    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses) != before
+    after = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters())
+    assert all(patched is not original for patched, original in zip(after, before, strict=True))
     moto_speedups.remove()
-    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses) == before
+    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters()) == before
     from moto.dynamodb.parsing.validators import ActionCountValidator
 
     assert "traverse" not in vars(ActionCountValidator)  # inherited again, not left as a copy
