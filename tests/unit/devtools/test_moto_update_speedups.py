@@ -266,3 +266,28 @@ def _shape(node: Any) -> Any:
     if children is None and not hasattr(node, "children"):
         return node if isinstance(node, str) else repr(node)
     return (type(node).__name__, tuple(_shape(child) for child in children or []))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    held=st.integers(404_700, 405_000),
+    sizes=st.lists(st.integers(0, 120), min_size=1, max_size=5),
+    replace_big=st.booleans(),
+)
+def test_an_update_near_the_item_size_limit_is_stored_or_refused_alike(
+    dynamodb: Any, held: int, sizes: list[int], replace_big: bool
+) -> None:
+    """The running size sum: the same step passes the limit with and without it, and what
+    is stored before the refusal is the same (a value replaced counts as moto counts it)."""
+    names = {f"#a{i}": ("big" if replace_big and i == 0 else f"a{i}") for i in range(len(sizes))}
+    values = {f":v{i}": {"S": "y" * size} for i, size in enumerate(sizes)}
+    expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sizes))) + " ADD n :one"
+    batch = [(expression, names, {**values, ":one": {"N": "1"}})]
+    existing = {"big": {"S": "x" * (held - 200)}, "tail": {"SS": ["a", "b"]}, "n": {"N": "2"}}
+    plain = _outcomes(dynamodb, existing, batch)
+    moto_speedups.apply()
+    fast = _outcomes(dynamodb, existing, batch)
+    moto_speedups.remove()
+    assert fast == plain
