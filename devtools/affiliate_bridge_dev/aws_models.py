@@ -21,6 +21,7 @@ from typing import Any
 
 from affiliate_bridge.edge.aws_clients import MODELS_DIR, SERVICES
 from affiliate_bridge_dev.handlers import REPO_ROOT
+from affiliate_bridge_dev.iam_actions import operation_for
 from affiliate_bridge_dev.template_resources import load_template, policy_statements
 
 _DROPPED_KEYS = frozenset({"documentation", "documentationUrl"})
@@ -29,14 +30,15 @@ _DROPPED_KEYS = frozenset({"documentation", "documentationUrl"})
 def granted_operations(template: dict[str, Any] | None = None) -> dict[str, set[str]]:
     """``{"dynamodb": {"GetItem", ...}, "sqs": {...}}``: every call of ``SERVICES`` that some
     function's inline policy allows (any other kind of policy is refused: its calls could
-    not be trimmed in)."""
+    not be trimmed in). ``dynamodb:ConditionCheckItem`` stands for ``TransactWriteItems``
+    (``iam_actions``)."""
     found: dict[str, set[str]] = {service: set() for service in SERVICES}
     for statements in policy_statements(template or load_template()).values():
         for statement in statements:
             for action in statement["Action"]:
-                service, _, operation = str(action).partition(":")
+                service, _, name = str(action).partition(":")
                 if service in found:
-                    found[service].add(operation)
+                    found[service].add(operation_for(name))
     return found
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from botocore.client import BaseClient
 
+from affiliate_bridge_dev.iam_actions import call_actions
+
 Call = tuple[str, str]  # (IAM action, logical id of the resource)
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
@@ -71,10 +73,12 @@ def install() -> None:
         function = _current.get()
         if function is not None:
             # IAM prefixes are the signing names (dynamodb, sqs, secretsmanager) and, for
-            # these services, IAM actions are named exactly like the API operations.
+            # these services, IAM actions are named like the API operations, except for
+            # DynamoDB's transactions, authorised item by item (iam_actions).
             service = self.meta.service_model.signing_name
-            for name in _resource_names(service, api_params):
-                CALLS[function].add((f"{service}:{operation_name}", _logical(name)))
+            for action, table in call_actions(service, operation_name, api_params):
+                for name in [table] if table else _resource_names(service, api_params):
+                    CALLS[function].add((action, _logical(name)))
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = recording

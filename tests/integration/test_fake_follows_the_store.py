@@ -1,4 +1,5 @@
-"""The unit tests' MemoryReferrals must answer like the real ReferralsStore.
+"""The unit tests' MemoryReferrals must answer like the real ReferralsStore (and
+MemoryParking must find the same identifiers claimed as ParkedPayments).
 
 The same random sequences of writes (backend and platform referrals, first and last
 touch, deletions in any time order, aliases) go to both, the fake in memory and the
@@ -18,11 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from affiliate_bridge.domain.events import CustomerRefs, Payment
 from affiliate_bridge.domain.identity import email_hash
-from affiliate_bridge.domain.referrals import EMAIL, Referral, provider_customer_kind
+from affiliate_bridge.domain.money import Money
+from affiliate_bridge.domain.referrals import CUSTOMER_KEY, EMAIL, Referral, provider_customer_kind
+from affiliate_bridge.storage.parked_payments import ParkedPayments
 from affiliate_bridge.storage.referrals import ReferralsStore
 from affiliate_bridge_dev.template_resources import create_resources
-from tests.unit.fakes import MemoryReferrals
+from tests.unit.fakes import MemoryParking, MemoryReferrals
 
 _RUNS = itertools.count()  # a fresh namespace per example: the table is shared
 CUSTOMERS = ["c1", "c2"]
@@ -85,6 +89,26 @@ def test_the_fake_answers_like_the_store(dynamodb: Any, sequence: list[tuple[Any
     for operation in map(scoped, sequence):
         assert _apply(fake, operation) == _apply(real, operation), operation
     assert _view(fake, prefix) == _view(real, prefix)
+    # What each store's state claims, as parking asks it (MemoryParking vs ParkedPayments).
+    real_parking, fake_parking = ParkedPayments(client, table), MemoryParking(fake)
+    for identifier in _identifiers(prefix):
+        sale = _sale(f"{prefix}{identifier[0]}")
+        assert (fake_parking.park_unless_claimed(sale, [identifier], 60) is None) == (
+            real_parking.park_unless_claimed(sale, [identifier], 60) is None
+        ), identifier
+
+
+def _identifiers(prefix: str) -> list[tuple[str, str]]:
+    return (
+        [(CUSTOMER_KEY, prefix + customer) for customer in CUSTOMERS]
+        + [(EMAIL, email_hash(prefix + str(email))) for email in EMAILS[1:]]
+        + [(provider_customer_kind("stripe"), prefix + str(stripe_id)) for stripe_id in STRIPE_IDS[1:]]
+    )
+
+
+def _sale(transaction_key: str) -> Payment:
+    money = Money(100, "EUR")
+    return Payment("stripe", f"evt-{transaction_key}", "invoice.paid", transaction_key, money, money, 1, CustomerRefs())
 
 
 def _view(store: Any, prefix: str) -> list[Any]:

@@ -12,6 +12,7 @@ from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.messages import TransactionMessage, alias_keys
 from affiliate_bridge.domain.money import Money
 from affiliate_bridge.domain.referrals import (
+    CUSTOMER_KEY,
     EMAIL,
     Identifier,
     ParkedPayment,
@@ -134,10 +135,29 @@ class MemoryReferrals:
 @dataclass
 class MemoryParking:
     """Behaves like ``storage.parked_payments.ParkedPayments``: filed once per identifier,
-    parked again the alias keys accumulate, released once."""
+    parked again the alias keys accumulate, released once. ``referrals`` is the store
+    whose claims ``park_unless_claimed`` checks."""
 
+    referrals: MemoryReferrals | None = None
     items: dict[tuple[str, str], dict[str, ParkedPayment]] = field(default_factory=dict)
     released: set[str] = field(default_factory=set)
+
+    def park_unless_claimed(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int | None:
+        """DynamoDB files and checks in one instant. Here the sale is filed first and the
+        claims read after: a referral claiming after that read looks for parked payments
+        later still, so it finds this one, as it would after the transaction. When a claim
+        is found the real store has written nothing and its caller parks anyway, so the
+        sale filed here early changes nothing the caller does next."""
+        assert self.referrals is not None, "MemoryParking(referrals=...) checks claims against that store"
+        expires_at = self.park(payment, identifiers, window_seconds)
+        return None if any(self._claimed(i) for i in identifiers) else expires_at
+
+    def _claimed(self, identifier: Identifier) -> bool:
+        assert self.referrals is not None
+        kind, value = identifier
+        if kind == CUSTOMER_KEY:
+            return self.referrals.find_referral(value) is not None
+        return self.referrals.find_customer_key(kind, value) is not None
 
     def park(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int:
         parked = ParkedPayment(
@@ -301,7 +321,7 @@ _referrals: ports.ReferralStore = MemoryReferrals()
 _ledger: ports.EventLedger = MemoryLedger()
 _attempts: ports.AttemptLog = MemoryLedger()
 _queue: ports.Queue = MemoryQueue()
-_parking: ports.Parking = MemoryParking()
+_parking: ports.Parking = MemoryParking(MemoryReferrals())
 _states: ports.StateStore = MemoryStates()
 _api: ports.AffiliateApi = MemoryAffiliateApi()
 _known: ports.KnownEvents = MemoryLedger()

@@ -128,7 +128,7 @@ class PipelineModel(RuleBasedStateMachine):
         self.referrals = MemoryReferrals()
         self.ledger = MemoryLedger()
         self.queue = FifoQueue()
-        self.parking = SlowParking()
+        self.parking = SlowParking(referrals=self.referrals)
         self.api = FaultyApi(self.faults)
         self.states = FaultyStates(self.faults)
         self.intake = Intake(self.referrals, self.ledger, self.queue, parking=self.parking)

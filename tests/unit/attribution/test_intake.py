@@ -91,7 +91,8 @@ def test_unmatched_paddle_payment_is_parked_under_its_profile_email_looked_up_on
             self.parked.append((payment.transaction_key, identifiers))
             return super().park(payment, identifiers, window_seconds)
 
-    referrals, parking = CountingReferrals(), Parking()
+    referrals = CountingReferrals()
+    parking = Parking(referrals)
     referrals.put_customer_email("paddle", "ctm_01x", email_hash("p@example.com"), 1)
     intake = Intake(referrals, MemoryLedger(), MemoryQueue(), parking=parking)
     sale = p.notification("transaction.completed", p.transaction(total=100, customer_id="ctm_01x"))

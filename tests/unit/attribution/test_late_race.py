@@ -120,7 +120,9 @@ class DeduplicatingQueue:
 def _trial(identifier: str, leader: str) -> tuple[DeduplicatingQueue, SlowParking, list[Any]]:
     follower_may_start = threading.Event()
     referrals = SlowReferrals(follower_may_start, leader)
-    parking = SlowParking(webhook_parking=follower_may_start if leader == "webhook" else threading.Event())
+    parking = SlowParking(
+        referrals=referrals, webhook_parking=follower_may_start if leader == "webhook" else threading.Event()
+    )
     queue, ledger = DeduplicatingQueue(), MemoryLedger()
     intake = Intake(referrals, ledger, queue, parking=parking)
     late = LateAttribution(parking, queue, ledger)

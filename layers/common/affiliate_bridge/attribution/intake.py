@@ -221,11 +221,17 @@ class Intake:
                 attribution=attribution,
                 reason="no referral matched and nothing to match a later one",
             )
+        # A referral stored meanwhile may look for parked payments before ours is written,
+        # find none, and go. Parking with a check that nothing claims our identifiers yet
+        # closes that gap in one call: a referral claiming one afterwards finds the sale.
+        expires_at = self.parking.park_unless_claimed(payment, identifiers, self.park_window_seconds)
+        if expires_at is not None:
+            return self._parked(payment, attribution, expires_at)
+        # Something claims one (a referral that just arrived, or an alias of a customer
+        # whose referral was deleted): park anyway and look. Both sides write first and
+        # read after (strongly consistent), so at least one of them sees the other. Should
+        # both send the sale, the forwarder folds the same fact into one transaction.
         expires_at = self.parking.park(payment, identifiers, self.park_window_seconds)
-        # A referral stored meanwhile may have looked for parked payments before ours was
-        # written, found none, and gone. Both sides write first and read after (strongly
-        # consistent), so at least one of them sees the other: look once more. Should both
-        # send the sale, the forwarder folds the same fact into one transaction.
         again = self._attribute_by(identifiers)
         if again.attributed:
             message_id = self.queue.send(sale_message(payment, again))
@@ -239,6 +245,9 @@ class Intake:
                 again,
                 reason="the referral arrived while the payment was being parked",
             )
+        return self._parked(payment, attribution, expires_at)
+
+    def _parked(self, payment: Payment, attribution: Attribution, expires_at: int) -> IntakeResult:
         return IntakeResult(
             Outcome.UNATTRIBUTED,
             payment.transaction_key,

@@ -51,6 +51,12 @@ def is_conditional_failure(exc: Exception) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def is_transaction_cancelled(exc: Exception) -> bool:
+    """A TransactWriteItems refused as a whole: a condition failed, or it met another write."""
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
 def assignments(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
     """``SET`` clauses for an update_item, with placeholder names and values (attribute
     names such as ``provider`` or ``at`` are reserved words); None values are left out."""

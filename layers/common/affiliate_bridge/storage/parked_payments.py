@@ -16,9 +16,9 @@ from typing import Any
 
 from affiliate_bridge.domain.events import Payment
 from affiliate_bridge.domain.messages import alias_keys
-from affiliate_bridge.domain.referrals import Identifier, ParkedPayment
+from affiliate_bridge.domain.referrals import CUSTOMER_KEY, Identifier, ParkedPayment
 from affiliate_bridge.storage import keys
-from affiliate_bridge.storage.dynamo import assignments, from_item, key, keyed_item
+from affiliate_bridge.storage.dynamo import assignments, from_item, is_transaction_cancelled, key, keyed_item
 
 
 class ParkedPayments:
@@ -31,6 +31,48 @@ class ParkedPayments:
         money: a legacy ``invoice.paid`` naming its payment intent, then the new shape that
         does not), the alias keys accumulate: a reversal filed under one of them before
         the link was known must still be pulled in when the sale is released."""
+        expires_at, update = self._filing(payment, window_seconds)
+        for kind, value in identifiers:
+            self._client.update_item(Key=key(keys.parked(kind, value, payment.transaction_key)), **update)
+        return expires_at
+
+    def park_unless_claimed(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int | None:
+        """File the sale as ``park`` does, in one transaction that also checks that no
+        identifier is claimed: no alias names it, and no referral in force is stored under
+        the customer key. None, with nothing written, when one is claimed (or the
+        transaction met another write): the caller then parks and looks again.
+
+        A referral claims its identifiers before it looks for parked payments. So when
+        this commits, any referral claiming one later finds the sale; one that claimed
+        earlier made it fail. One call instead of park-then-read; a transactional write
+        costs twice the write units of a plain one."""
+        expires_at, update = self._filing(payment, window_seconds)
+        parked = [
+            {"Update": {"Key": key(keys.parked(kind, value, payment.transaction_key)), **update}}
+            for kind, value in identifiers
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=[*parked, *(self._unclaimed(i) for i in identifiers)])
+        except Exception as exc:
+            if is_transaction_cancelled(exc):
+                return None
+            raise
+        return expires_at
+
+    def _unclaimed(self, identifier: Identifier) -> dict[str, Any]:
+        kind, value = identifier
+        if kind == CUSTOMER_KEY:
+            check = {
+                "Key": key(keys.referral(value)),
+                "ConditionExpression": "attribute_not_exists(pk) OR deleted = :true",
+                "ExpressionAttributeValues": {":true": {"BOOL": True}},
+            }
+        else:
+            check = {"Key": key(keys.alias(kind, value)), "ConditionExpression": "attribute_not_exists(pk)"}
+        return {"ConditionCheck": {"TableName": self._table, **check}}
+
+    def _filing(self, payment: Payment, window_seconds: int) -> tuple[int, dict[str, Any]]:
+        """The expiry, and the UpdateItem arguments (all but the key) that file the sale."""
         expires_at = int(time.time()) + window_seconds
         sets, names, values = assignments(
             {
@@ -50,15 +92,12 @@ class ParkedPayments:
             sets += ", alias_keys = list_append(if_not_exists(alias_keys, :none), :aliases)"
             values[":none"] = {"L": []}
             values[":aliases"] = {"L": [{"S": alias} for alias in aliases]}
-        for kind, value in identifiers:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(keys.parked(kind, value, payment.transaction_key)),
-                UpdateExpression=f"SET {sets}",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        return expires_at
+        return expires_at, {
+            "TableName": self._table,
+            "UpdateExpression": f"SET {sets}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def find(self, kind: str, value: str) -> list[ParkedPayment]:
         now = int(time.time())
