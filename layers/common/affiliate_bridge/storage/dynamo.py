@@ -6,14 +6,18 @@ its model at cold start (tens of milliseconds) for convenience we do not need.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from affiliate_bridge.storage.keys import Key
 
+T = TypeVar("T")
+CONFLICT_ATTEMPTS = 4
+_CONFLICT_BACKOFF_SECONDS = 0.02
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -55,6 +59,27 @@ def is_transaction_cancelled(exc: Exception) -> bool:
     """A TransactWriteItems refused as a whole: a condition failed, or it met another write."""
     response = getattr(exc, "response", None)
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def is_transaction_conflict(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "TransactionConflictException"
+
+
+def retrying_conflicts(write: Callable[..., T], **request: Any) -> T:
+    """``write(**request)``, again when DynamoDB refuses it because a transaction holds the
+    item at that moment (``TransactionConflictException``, which botocore does not retry).
+    A webhook's parking checks alias and referral items inside a transaction for a few
+    milliseconds (``ParkedPayments.park_unless_claimed``); a referral written then must not
+    fail for it. A refused write changed nothing, so sending it again is safe."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return write(**request)
+        except Exception as exc:
+            if attempt == CONFLICT_ATTEMPTS or not is_transaction_conflict(exc):
+                raise
+            time.sleep(_CONFLICT_BACKOFF_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def assignments(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:

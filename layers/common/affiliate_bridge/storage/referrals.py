@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.referrals import EMAIL, Identifier, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.storage import keys
-from affiliate_bridge.storage.dynamo import from_item, is_conditional_failure, key, keyed_item, to_item
+from affiliate_bridge.storage.dynamo import (
+    from_item,
+    is_conditional_failure,
+    key,
+    keyed_item,
+    retrying_conflicts,
+    to_item,
+)
 
 T = TypeVar("T")
 _CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
@@ -117,7 +124,8 @@ class ReferralsStore:
         order = "" if platform_at_ms is None else " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
         order_values = {} if platform_at_ms is None else {":at": {"N": str(platform_at_ms)}}
         try:
-            self._client.put_item(
+            retrying_conflicts(
+                self._client.put_item,
                 TableName=self._table,
                 Item=to_item(values),
                 ConditionExpression=f"(attribute_not_exists(pk) OR deleted = :true){order}",
@@ -183,7 +191,7 @@ class ReferralsStore:
             else {}
         )
         try:
-            self._client.put_item(TableName=self._table, Item=to_item(values), **order)
+            retrying_conflicts(self._client.put_item, TableName=self._table, Item=to_item(values), **order)
         except Exception as race:
             if not is_conditional_failure(race) or platform_at_ms is None:
                 raise
@@ -199,7 +207,8 @@ class ReferralsStore:
         ``customer.created`` arriving after it cannot bring the customer back.
         """
         try:
-            previous = self._client.update_item(
+            previous = retrying_conflicts(
+                self._client.update_item,
                 TableName=self._table,
                 Key=key(keys.referral(customer_key)),
                 UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
@@ -230,7 +239,8 @@ class ReferralsStore:
         """A newer delivery that changed nothing still moves the clock, so an older one
         arriving after it is recognised as stale."""
         try:
-            self._client.update_item(
+            retrying_conflicts(
+                self._client.update_item,
                 TableName=self._table,
                 Key=key(keys.referral(customer_key)),
                 UpdateExpression="SET platform_at = :at",
@@ -261,9 +271,10 @@ class ReferralsStore:
         item = keyed_item(keys.alias(kind, value), {"customer_key": customer_key})
         try:
             if overwrite:
-                self._client.put_item(TableName=self._table, Item=item)
+                retrying_conflicts(self._client.put_item, TableName=self._table, Item=item)
             else:
-                self._client.put_item(
+                retrying_conflicts(
+                    self._client.put_item,
                     TableName=self._table,
                     Item=item,
                     ConditionExpression="attribute_not_exists(pk) OR customer_key = :ck",
