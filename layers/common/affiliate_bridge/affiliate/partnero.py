@@ -31,6 +31,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from affiliate_bridge import __version__
 from affiliate_bridge.domain.money import Money, minor_unit_exponent
 from affiliate_bridge.errors import PermanentError, RetryableError, UnknownCustomer
 from affiliate_bridge.ports import ApiAnswer, HeldTransaction, NewCustomer
@@ -115,7 +116,7 @@ class PartneroClient:
         self._session = session or requests.Session()
         self._session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=4))
         self._session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=4))
-        self._session.headers.update({"Accept": "application/json", "User-Agent": "affiliate-bridge/0.1"})
+        self._session.headers.update({"Accept": "application/json", "User-Agent": f"affiliate-bridge/{__version__}"})
 
     def _call(self, method: str, path: str, json_body: Mapping[str, Any] | None = None) -> requests.Response:
         try:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from affiliate_bridge import __version__
 from affiliate_bridge.errors import ProviderApiError
 
 SANDBOX_URL = "https://sandbox-api.paddle.com"
@@ -86,7 +87,11 @@ class PaddleApi:
         self._timeout = timeout_seconds
         self._session = requests.Session()
         self._session.headers.update(
-            {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": "affiliate-bridge/0.1"}
+            {
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"affiliate-bridge/{__version__}",
+            }
         )
 
     @property
