@@ -14,7 +14,8 @@ millisecond figure does not. Every figure is a median of several runs.
    least any webhook receiver does. Twice: with botocore's Stubber (our code alone: the
    SDK answers before it builds a request), and with the recorded HTTP answers handed back
    in place of the socket (the SDK's serialising, signing and parsing counted too, as
-   Lambda bills them; the cost table uses this one).
+   Lambda bills them, but not urllib3's send or TLS: a lower bound; the cost table uses
+   this one).
 3. AWS calls per webhook, by scenario (referred by customer id, by merchant key, by email,
    unreferred), counted on the handler's own clients against moto.
 4. Forwarder: messages per second to the sandbox API over loopback, against the same
@@ -438,13 +439,16 @@ class _RecordedBody:
 
 def _cpu_with_http_replayed(bench: Rig, event: dict[str, Any], clients: list[Any]) -> float:
     """CPU per webhook with each AWS call's recorded HTTP answer returned in place of the
-    socket (botocore's ``before-send``): everything the SDK does but the network."""
+    socket (botocore's ``before-send``): everything the SDK does but the network. moto's
+    own ``before-send`` answer is switched off meanwhile: botocore runs every handler and
+    takes the first answer, so moto would still do (and be timed doing) each call."""
     from botocore.awsrequest import AWSResponse
+    from moto.core.models import botocore_stubber
 
-    answers: list[tuple[int, dict[str, str], bytes]] = []
+    answers: list[tuple[str, int, dict[str, str], bytes]] = []
 
-    def record(http_response: Any, **_: Any) -> None:
-        answers.append((http_response.status_code, dict(http_response.headers), http_response.content))
+    def record(http_response: Any, model: Any, **_: Any) -> None:
+        answers.append((model.name, http_response.status_code, dict(http_response.headers), http_response.content))
 
     for client in clients:
         client.meta.events.register("after-call", record, unique_id="bench-record")
@@ -453,23 +457,30 @@ def _cpu_with_http_replayed(bench: Rig, event: dict[str, Any], clients: list[Any
     finally:
         for client in clients:
             client.meta.events.unregister("after-call", unique_id="bench-record")
-    pending: list[tuple[int, dict[str, str], bytes]] = []
+    pending: list[tuple[str, int, dict[str, str], bytes]] = []
 
-    def answer(request: Any, **_: Any) -> AWSResponse:
-        status, headers, content = pending.pop(0)
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation, status, headers, content = pending.pop(0)
+        assert event_name.endswith(f".{operation}"), f"{event_name} answered with {operation}'s recording"
+        replayed.append(operation)
         return AWSResponse(request.url, status, headers, _RecordedBody(content))
 
+    replayed: list[str] = []
     for client in clients:
-        client.meta.events.register("before-send", answer, unique_id="bench-replay")
+        client.meta.events.register_first("before-send", answer, unique_id="bench-replay")
+    moto_answering, botocore_stubber.enabled = botocore_stubber.enabled, False
     try:
 
-        def replayed() -> None:
+        def webhook() -> None:
             pending[:] = answers
             assert bench.post_stripe(event)["statusCode"] == 200
             assert not pending, "the webhook made fewer calls than were recorded"
 
-        return _cpu_per_call_us(replayed, WARM_RUNS)
+        cpu = _cpu_per_call_us(webhook, WARM_RUNS)
+        assert replayed and len(replayed) % len(answers) == 0, "a recorded answer was not the one used"
+        return cpu
     finally:
+        botocore_stubber.enabled = moto_answering
         for client in clients:
             client.meta.events.unregister("before-send", unique_id="bench-replay")
 

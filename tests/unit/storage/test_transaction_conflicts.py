@@ -71,3 +71,78 @@ def test_any_other_refusal_is_not_sent_again() -> None:
     with pytest.raises(ClientError):
         ReferralsStore(client, "t").put_alias("email", "h", "u-1")
     assert client.writes == 1
+
+
+class ScriptedClient:
+    """Answers reads from ``stored``; refuses the first write of each kind named in
+    ``refuse_once`` with a transaction conflict, then accepts it."""
+
+    def __init__(self, stored: dict[str, Any] | None, refuse_once: set[str], fail_first_put: bool = False) -> None:
+        self.stored, self.refuse_once = stored, set(refuse_once)
+        self.writes: list[str] = []
+        self.fail_first_put = fail_first_put
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {"Item": self.stored} if self.stored else {}
+
+    def _attempt(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        self.writes.append(kind)
+        if kind in self.refuse_once:
+            self.refuse_once.discard(kind)
+            raise _error("TransactionConflictException")
+        return {}
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        if self.fail_first_put:
+            self.fail_first_put = False
+            self.writes.append("put(condition)")
+            raise _error("ConditionalCheckFailedException")
+        kind = "put:referral" if request["Item"]["sk"]["S"] == "REFERRAL" else "put:other"
+        return self._attempt(kind, request)
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        return self._attempt("update", request)
+
+
+def _stored(partner: str, platform_at: int | None = None) -> dict[str, Any]:
+    item = {"pk": {"S": "CUSTOMER#u-1"}, "sk": {"S": "REFERRAL"}, "partner_key": {"S": partner}}
+    if platform_at is not None:
+        item["platform_at"] = {"N": str(platform_at)}
+    return item
+
+
+def test_last_touch_replacing_a_partner_survives_a_conflict() -> None:
+    client = ScriptedClient(_stored("old"), {"put:referral"}, fail_first_put=True)
+    outcome, current = ReferralsStore(client, "t").put_referral(Referral("u-1", "new"), last_touch=True)
+    assert (outcome, current.partner_key) == (ReferralOutcome.UPDATED, "new")
+    assert client.writes[:3] == ["put(condition)", "put:referral", "put:referral"]
+
+
+def test_a_platform_delivery_that_changes_nothing_still_moves_the_clock_through_a_conflict() -> None:
+    client = ScriptedClient(_stored("ann", platform_at=5), {"update"}, fail_first_put=True)
+    outcome, _ = ReferralsStore(client, "t").put_referral(Referral("u-1", "ann"), platform_at_ms=9)
+    assert outcome is ReferralOutcome.UNCHANGED
+    assert client.writes.count("update") == 2  # refused once, then applied
+
+
+def test_a_deletion_survives_a_conflict_and_reports_what_it_deleted() -> None:
+    class Deleting(ScriptedClient):
+        def update_item(self, **request: Any) -> dict[str, Any]:
+            super().update_item(**request)
+            return {"Attributes": _stored("ann")}
+
+    client = Deleting(None, {"update"})
+    assert ReferralsStore(client, "t").mark_deleted("u-1", 1, "platform") is ReferralOutcome.DELETED
+    assert client.writes == ["update", "update"]
+
+
+def test_plain_parking_survives_a_conflict_with_another_delivery_s_transaction() -> None:
+    from affiliate_bridge.domain.events import CustomerRefs, Payment
+    from affiliate_bridge.domain.money import Money
+    from affiliate_bridge.storage.parked_payments import ParkedPayments
+
+    client = ScriptedClient(None, {"update"})
+    money = Money(100, "EUR")
+    sale = Payment("stripe", "evt_1", "invoice.paid", "stripe-in_1", money, money, 1, CustomerRefs())
+    assert ParkedPayments(client, "t").park(sale, [("stripe_customer", "cus_1")], 60) > 0
+    assert client.writes == ["update", "update"]

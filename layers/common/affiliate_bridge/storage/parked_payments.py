@@ -18,7 +18,14 @@ from affiliate_bridge.domain.events import Payment
 from affiliate_bridge.domain.messages import alias_keys
 from affiliate_bridge.domain.referrals import CUSTOMER_KEY, Identifier, ParkedPayment
 from affiliate_bridge.storage import keys
-from affiliate_bridge.storage.dynamo import assignments, from_item, is_transaction_cancelled, key, keyed_item
+from affiliate_bridge.storage.dynamo import (
+    assignments,
+    from_item,
+    is_transaction_cancelled,
+    key,
+    keyed_item,
+    retrying_conflicts,
+)
 
 
 class ParkedPayments:
@@ -33,7 +40,10 @@ class ParkedPayments:
         the link was known must still be pulled in when the sale is released."""
         expires_at, update = self._filing(payment, window_seconds)
         for kind, value in identifiers:
-            self._client.update_item(Key=key(keys.parked(kind, value, payment.transaction_key)), **update)
+            # Another delivery of the same money may be parking it in a transaction now.
+            retrying_conflicts(
+                self._client.update_item, Key=key(keys.parked(kind, value, payment.transaction_key)), **update
+            )
         return expires_at
 
     def park_unless_claimed(self, payment: Payment, identifiers: list[Identifier], window_seconds: int) -> int | None:
