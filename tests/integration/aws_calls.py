@@ -44,8 +44,7 @@ def _resource_names(service: str, params: Mapping[str, Any]) -> list[str]:
             return [params["TableName"] + (f"/index/{index}" if index else "")]
         if "RequestItems" in params:  # BatchGetItem / BatchWriteItem
             return list(params["RequestItems"])
-        if "TransactItems" in params:  # TransactGetItems / TransactWriteItems
-            return [next(iter(item.values()))["TableName"] for item in params["TransactItems"]]
+        # Transactions are named item by item (iam_actions.call_actions), never here.
     if service == "sqs" and "QueueUrl" in params:
         return [params["QueueUrl"]]
     if service == "secretsmanager" and "SecretId" in params:

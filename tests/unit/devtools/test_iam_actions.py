@@ -22,6 +22,14 @@ def test_a_transaction_names_each_item_s_action_and_table() -> None:
     ]
 
 
+def test_a_transactional_read_names_a_get_per_item() -> None:
+    params = {"TransactItems": [{"Get": {"TableName": "t1", "Key": {}}}, {"Get": {"TableName": "t2", "Key": {}}}]}
+    assert call_actions("dynamodb", "TransactGetItems", params) == [
+        ("dynamodb:GetItem", "t1"),
+        ("dynamodb:GetItem", "t2"),
+    ]
+
+
 def test_any_other_call_is_its_own_action_on_its_own_resources() -> None:
     assert call_actions("dynamodb", "UpdateItem", {"TableName": "t"}) == [("dynamodb:UpdateItem", None)]
     assert call_actions("sqs", "SendMessage", {"QueueUrl": "q"}) == [("sqs:SendMessage", None)]

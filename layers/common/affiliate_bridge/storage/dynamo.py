@@ -50,20 +50,22 @@ def keyed_item(where: Key, values: Mapping[str, Any]) -> dict[str, Any]:
     return to_item({"pk": where.pk, "sk": where.sk, **values})
 
 
-def is_conditional_failure(exc: Exception) -> bool:
+def _error_code(exc: Exception) -> str | None:
     response = getattr(exc, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def is_conditional_failure(exc: Exception) -> bool:
+    return _error_code(exc) == "ConditionalCheckFailedException"
 
 
 def is_transaction_cancelled(exc: Exception) -> bool:
     """A TransactWriteItems refused as a whole: a condition failed, or it met another write."""
-    response = getattr(exc, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "TransactionCanceledException"
+    return _error_code(exc) == "TransactionCanceledException"
 
 
 def is_transaction_conflict(exc: Exception) -> bool:
-    response = getattr(exc, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "TransactionConflictException"
+    return _error_code(exc) == "TransactionConflictException"
 
 
 def retrying_conflicts(write: Callable[..., T], **request: Any) -> T:
@@ -72,14 +74,14 @@ def retrying_conflicts(write: Callable[..., T], **request: Any) -> T:
     A webhook's parking checks alias and referral items inside a transaction for a few
     milliseconds (``ParkedPayments.park_unless_claimed``); a referral written then must not
     fail for it. A refused write changed nothing, so sending it again is safe."""
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+    for attempt in range(1, CONFLICT_ATTEMPTS):
         try:
             return write(**request)
         except Exception as exc:
-            if attempt == CONFLICT_ATTEMPTS or not is_transaction_conflict(exc):
+            if not is_transaction_conflict(exc):
                 raise
-            time.sleep(_CONFLICT_BACKOFF_SECONDS * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+        time.sleep(_CONFLICT_BACKOFF_SECONDS * attempt)
+    return write(**request)
 
 
 def assignments(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:

@@ -26,6 +26,7 @@ from affiliate_bridge.storage.dynamo import (
     keyed_item,
     retrying_conflicts,
 )
+from affiliate_bridge.storage.referrals import NO_REFERRAL_IN_FORCE
 
 
 class ParkedPayments:
@@ -74,7 +75,7 @@ class ParkedPayments:
         if kind == CUSTOMER_KEY:
             check = {
                 "Key": key(keys.referral(value)),
-                "ConditionExpression": "attribute_not_exists(pk) OR deleted = :true",
+                "ConditionExpression": NO_REFERRAL_IN_FORCE,
                 "ExpressionAttributeValues": {":true": {"BOOL": True}},
             }
         else:

@@ -35,6 +35,9 @@ _CUSTOMER_ID = "_customer_id"  # <provider>_customer_id on the referral item
 _PAYMENT_KEY = "payment_key"  # on a payment reference: the transaction key it points at
 _BATCH_ATTEMPTS = 3
 _BATCH_BACKOFF_SECONDS = 0.05
+# True of a referral item's key when no referral is in force there (``:true`` bound to
+# BOOL true): a new customer may be stored, and parking finds the customer key unclaimed.
+NO_REFERRAL_IN_FORCE = "attribute_not_exists(pk) OR deleted = :true"
 
 
 def payment_key_of(payment_ref_item: Mapping[str, Any] | None) -> str | None:
@@ -128,7 +131,7 @@ class ReferralsStore:
                 self._client.put_item,
                 TableName=self._table,
                 Item=to_item(values),
-                ConditionExpression=f"(attribute_not_exists(pk) OR deleted = :true){order}",
+                ConditionExpression=f"({NO_REFERRAL_IN_FORCE}){order}",
                 ExpressionAttributeValues={":true": {"BOOL": True}, **order_values},
             )
             outcome, current = ReferralOutcome.CREATED, referral
