@@ -458,6 +458,7 @@ def _cpu_with_http_replayed(bench: Rig, event: dict[str, Any], clients: list[Any
         for client in clients:
             client.meta.events.unregister("after-call", unique_id="bench-record")
     pending: list[tuple[str, int, dict[str, str], bytes]] = []
+    replayed: list[str] = []
 
     def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
         operation, status, headers, content = pending.pop(0)
@@ -465,7 +466,6 @@ def _cpu_with_http_replayed(bench: Rig, event: dict[str, Any], clients: list[Any
         replayed.append(operation)
         return AWSResponse(request.url, status, headers, _RecordedBody(content))
 
-    replayed: list[str] = []
     for client in clients:
         client.meta.events.register_first("before-send", answer, unique_id="bench-replay")
     moto_answering, botocore_stubber.enabled = botocore_stubber.enabled, False

@@ -127,6 +127,31 @@ def test_platform_webhook_instead_of_backend_call(bridge: Bridge) -> None:
     assert _body(bridge.post_stripe(s.event("checkout.session.completed", gone)))["outcome"] == "unattributed"
 
 
+def test_a_sale_parked_while_a_deleted_customer_s_alias_claims_its_email_is_released_on_return(
+    bridge: Bridge,
+) -> None:
+    """The deleted customer's email alias still exists, so parking's claim check fails
+    every time and the sale takes the long road (park, look again, find no referral in
+    force). It must still be parked, and released once when the platform brings the
+    customer back."""
+    bridge.post_platform(_platform_customer("customer.created", "plat-9", "gil", "p9@example.com"))
+    deleted = bridge.post_platform(_platform_customer("customer.deleted", "plat-9", None, at="2026-11-23T10:09:00Z"))
+    assert _body(deleted)["outcome"] == "deleted"
+    sale = s.checkout_session(amount_total=4200, email="p9@example.com")
+    answer = _body(bridge.post_stripe(s.event("checkout.session.completed", sale)))
+    assert answer["outcome"] == "unattributed" and "parked" in answer["reason"]
+    bridge.drain()
+    assert bridge.sandbox_state()["transactions"] == {}
+
+    back = bridge.post_platform(
+        _platform_customer("customer.created", "plat-9", "gil", "p9@example.com", at="2026-11-23T10:12:00Z")
+    )
+    key = f"stripe-{sale['payment_intent']}"
+    assert _body(back)["released_payments"] == [key]
+    bridge.drain()
+    assert bridge.active_transactions() == {key: (42.0, "plat-9")}
+
+
 def test_platform_webhook_with_a_bad_signature_changes_nothing(bridge: Bridge) -> None:
     body = _platform_customer("customer.created", "plat-2", "eve")
     for secret in (None, "not-the-secret"):
