@@ -101,6 +101,9 @@ def test_basil_refund_of_a_subscription_payment_uses_invoice_payment_link(bridge
     link = s.invoice_payment(invoice_id=invoice["id"], payment_intent="pi_B", amount_paid=2000)
     for event in (s.event("invoice.paid", invoice), s.event("invoice_payment.paid", link)):
         assert bridge.post_stripe(event)["statusCode"] == 200
+    # The sale's ledger entry is the forwarder's to write (it rides in the message): the
+    # refund comes after it was forwarded, as it does outside a test.
+    bridge.drain()
     refund = s.charge(amount=2000, amount_refunded=2000, payment_intent="pi_B")
     reply = _body(bridge.post_stripe(s.event("charge.refunded", refund)))
     assert reply["transaction_key"] == f"stripe-{invoice['id']}" and "reason" not in reply
@@ -323,7 +326,7 @@ def test_a_provider_customer_id_is_learned_once_and_not_rewritten_on_each_sale(
 ) -> None:
     """Matched by the merchant's key: the Stripe customer id is remembered on the first sale
     that brings it (so renewals without the key still match), and a sale whose id already
-    names the customer writes nothing but its ledger entry."""
+    names the customer writes nothing (its ledger entry rides in the message)."""
     bridge.add_referral(customer_key="user-learn", partner_key="partner-l")
 
     def sale(n: int) -> dict:
@@ -334,7 +337,7 @@ def test_a_provider_customer_id_is_learned_once_and_not_rewritten_on_each_sale(
     alias_sk = keys.alias("stripe_customer", "cus_learn").sk
     assert ("PutItem", alias_sk) in first, first
     second = _dynamodb_writes_during(bridge, monkeypatch, sale(2))
-    assert [op for op, _ in second] == ["UpdateItem"], second  # the ledger's event entry only
+    assert second == [], second
     # A renewal that carries only the Stripe customer id is still attributed.
     renewal = s.event("invoice.paid", s.invoice(amount_paid=1003, customer="cus_learn"))
     assert _body(bridge.post_stripe(renewal))["outcome"] == "enqueued"

@@ -74,7 +74,8 @@ def build_provider(name: str, settings: Settings) -> WebhookProvider:
     return PAYMENT_PROVIDERS[name](settings, secrets)
 
 
-def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
+def build_intake(settings: Settings, dynamodb: Any, sqs: Any, entry_by_forwarder: bool = False) -> Intake:
+    """``entry_by_forwarder``: the webhooks' choice (``Intake.entry_by_forwarder``)."""
     settings.require("table_name", "queue_url")
     return Intake(
         referrals=ReferralsStore(dynamodb, settings.table_name),
@@ -83,13 +84,16 @@ def build_intake(settings: Settings, dynamodb: Any, sqs: Any) -> Intake:
         parking=ParkedPayments(dynamodb, settings.table_name) if settings.late_attribution_days > 0 else None,
         park_window_seconds=settings.late_attribution_days * 86_400,
         last_touch=settings.attribution_last_touch,
+        entry_by_forwarder=entry_by_forwarder,
     )
 
 
 def build_webhook_endpoint(provider: str, settings: Settings, dynamodb: Any, sqs: Any) -> WebhookEndpoint:
     """StripeWebhookFunction and PaddleWebhookFunction: one endpoint type, its provider inside."""
     return WebhookEndpoint(
-        build_provider(provider, settings), build_intake(settings, dynamodb, sqs), settings.max_body_bytes
+        build_provider(provider, settings),
+        build_intake(settings, dynamodb, sqs, entry_by_forwarder=True),
+        settings.max_body_bytes,
     )
 
 
@@ -105,9 +109,11 @@ def build_forwarder_batch(settings: Settings, dynamodb: Any, sqs: Any) -> Forwar
     client = PartneroClient(
         settings.partnero_api_url, lambda: resolve_secret("PARTNERO_API_KEY"), settings.partnero_timeout_seconds
     )
+    ledger = Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days)
     forwarder = Forwarder(
         states=PaymentStateStore(dynamodb, settings.table_name),
-        attempts=Ledger(dynamodb, settings.table_name, settings.ledger_ttl_days),
+        attempts=ledger,
+        events=ledger,
         api=client,
         links=ReferralsStore(dynamodb, settings.table_name),
         queue=TransactionsQueue(sqs, settings.queue_url),

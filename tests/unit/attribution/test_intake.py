@@ -4,10 +4,19 @@ import pytest
 
 from affiliate_bridge.attribution.intake import NO_SALE_SEEN, Intake, Outcome
 from affiliate_bridge.domain.events import EventRules
+from affiliate_bridge.domain.messages import TransactionMessage
 from affiliate_bridge.domain.referrals import Referral
+from affiliate_bridge.forwarding.forwarder import Forwarder
 from affiliate_bridge.providers.stripe.events import normalise_stripe_event
 from affiliate_bridge_dev import stripe_samples as s
-from tests.unit.fakes import MemoryLedger, MemoryParking, MemoryQueue, MemoryReferrals
+from tests.unit.fakes import (
+    MemoryAffiliateApi,
+    MemoryLedger,
+    MemoryParking,
+    MemoryQueue,
+    MemoryReferrals,
+    MemoryStates,
+)
 
 
 def _intake() -> tuple[Intake, MemoryReferrals, MemoryLedger, MemoryQueue]:
@@ -122,3 +131,36 @@ def test_a_reversal_of_a_seen_sale_carries_no_warning_even_an_unattributed_one()
         assert result.reason is None, customer
     kinds = {entry["event_type"]: entry["payment_kind"] for entry in ledger.events.values()}
     assert kinds == {"checkout.session.completed": "sale", "charge.refunded": "reversal"}
+
+
+def test_on_the_webhooks_an_attributed_sale_carries_the_entry_the_intake_would_write() -> None:
+    """``entry_by_forwarder``: no ledger write for the sale, and the message carries every
+    field the direct write holds, so the forwarder's write loses nothing."""
+    direct, _, direct_ledger, direct_queue = _intake()
+    deferred, _, deferred_ledger, deferred_queue = _intake()
+    deferred = Intake(deferred.referrals, deferred_ledger, deferred_queue, entry_by_forwarder=True)
+    event = s.event("invoice.paid", s.invoice(amount_paid=1000, customer="cus_1", email="a@example.com"))
+    assert _accept(direct, event) is _accept(deferred, event) is Outcome.ENQUEUED
+    assert deferred_ledger.events == {}
+    (sent,) = deferred_queue.sent
+    message = TransactionMessage.from_json(sent.to_json())  # as the forwarder receives it
+    assert message.entry is not None and direct_queue.sent[0].entry is None
+    Forwarder(MemoryStates(), deferred_ledger, MemoryAffiliateApi(), events=deferred_ledger).record_entry(
+        message, "msg-1", first_receive=True
+    )
+    assert deferred_ledger.events == direct_ledger.events
+
+
+def test_on_the_webhooks_what_sends_no_sale_is_still_recorded_at_once() -> None:
+    referrals, ledger, queue = MemoryReferrals(), MemoryLedger(), MemoryQueue()
+    intake = Intake(referrals, ledger, queue, entry_by_forwarder=True)
+    stranger = s.event("invoice.paid", s.invoice(amount_paid=1000, customer="cus_x"))
+    zero = s.event("invoice.paid", s.invoice(amount_paid=0, customer="cus_x"))
+    refund = s.event("charge.refunded", s.charge(amount=500, amount_refunded=100, payment_intent="pi_1"))
+    assert [_accept(intake, e) for e in (stranger, zero, refund)] == [
+        Outcome.UNATTRIBUTED,
+        Outcome.SKIPPED_ZERO_AMOUNT,
+        Outcome.ENQUEUED,
+    ]
+    assert {event_id for _, event_id in ledger.events} == {stranger["id"], zero["id"], refund["id"]}
+    assert all(message.entry is None for message in queue.sent)

@@ -6,7 +6,9 @@ within the provider's deadline and the forwarder does the slow part.
 
 Order matters for "nothing accepted is ever lost": the message is sent first and the
 ledger written after, so a failure at either step raises, the webhook answers 5xx, and
-the provider retries; the retry is deduplicated by SQS or folded idempotently.
+the provider retries; the retry is deduplicated by SQS or folded idempotently. On the
+webhooks an attributed sale's entry rides in the message instead (``entry_by_forwarder``):
+once SQS holds the message it holds the entry, and the forwarder writes it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.messages import (
     REVERSAL_KIND,
     SALE_KIND,
+    EventEntry,
     alias_keys,
     relink_message,
     reversal_message,
@@ -83,6 +86,8 @@ class IntakeResult:
     message_id: str | None = None
     attribution: Attribution | None = None
     reason: str | None = None
+    # The ledger entry went with the message: the forwarder writes it (``EventEntry``).
+    entry_queued: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,11 @@ class Intake:
     parking: Parking | None = None  # None: unattributed payments are only recorded
     park_window_seconds: int = 7 * 86_400
     last_touch: bool = False
+    # True on the webhooks: an attributed sale's ledger entry travels in its message and
+    # the forwarder writes it, one round trip fewer before the provider hears 2xx.
+    # Backfill and the reconciler write it themselves: they ask the ledger whether an
+    # event is known, and must find the one they just fed.
+    entry_by_forwarder: bool = False
 
     def accept(self, event: NormalisedEvent) -> IntakeResult:
         if isinstance(event, Ignored):
@@ -115,6 +125,8 @@ class Intake:
             result = self._payment(event)
         else:
             result = self._reversal(event)
+        if result.entry_queued:
+            return result
         self.ledger.record_event(
             event.provider,
             event.event_id,
@@ -151,8 +163,33 @@ class Intake:
         if not attribution.attributed:
             return self._park(payment, attribution)
         self._learn_provider_id(payment, attribution)
-        message_id = self.queue.send(sale_message(payment, attribution, create_customer=created_by_payment))
-        return IntakeResult(Outcome.ENQUEUED, payment.transaction_key, message_id, attribution)
+        return self._send_sale(payment, attribution, create_customer=created_by_payment)
+
+    def _send_sale(
+        self, payment: Payment, attribution: Attribution, create_customer: bool = False, reason: str | None = None
+    ) -> IntakeResult:
+        entry = (
+            EventEntry(
+                outcome=str(Outcome.ENQUEUED),
+                payment_kind=SALE_KIND,
+                attribution_rule=str(attribution.rule) if attribution.rule else None,
+                attribution_trail=attribution.tried,
+                partner_key=attribution.partner_key,
+                customer_key=attribution.customer_key,
+                reason=reason,
+            )
+            if self.entry_by_forwarder
+            else None
+        )
+        message_id = self.queue.send(sale_message(payment, attribution, create_customer, entry))
+        return IntakeResult(
+            Outcome.ENQUEUED,
+            payment.transaction_key,
+            message_id,
+            attribution,
+            reason=reason,
+            entry_queued=entry is not None,
+        )
 
     def _converge(self, payment: Payment) -> Payment:
         """Two events naming the same money under different keys end on one key: the
@@ -234,17 +271,11 @@ class Intake:
         expires_at = self.parking.park(payment, identifiers, self.park_window_seconds)
         again = self._attribute_by(identifiers)
         if again.attributed:
-            message_id = self.queue.send(sale_message(payment, again))
+            result = self._send_sale(payment, again, reason="the referral arrived while the payment was being parked")
             assert again.customer_key and again.rule
             self.parking.mark_released(payment.transaction_key, again.customer_key, str(again.rule), expires_at)
             self._learn_provider_id(payment, again)
-            return IntakeResult(
-                Outcome.ENQUEUED,
-                payment.transaction_key,
-                message_id,
-                again,
-                reason="the referral arrived while the payment was being parked",
-            )
+            return result
         return self._parked(payment, attribution, expires_at)
 
     def _parked(self, payment: Payment, attribution: Attribution, expires_at: int) -> IntakeResult:

@@ -34,6 +34,22 @@ OBSERVED_KIND = "observed"
 
 
 @dataclass(frozen=True)
+class EventEntry:
+    """The webhook's ledger entry for the event a message carries, written by the
+    forwarder when it receives the message. On the webhook's path that write was one
+    round trip of four (and the dearest to the emulator); the message is durable once
+    the webhook answers, so the entry it carries is too."""
+
+    outcome: str
+    payment_kind: str
+    attribution_rule: str | None = None
+    attribution_trail: tuple[str, ...] = ()
+    partner_key: str | None = None
+    customer_key: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TransactionMessage:
     provider: str
     event_id: str
@@ -51,6 +67,8 @@ class TransactionMessage:
     alias_keys: tuple[str, ...] = ()
     # What reconcile saw the affiliate API hold for this payment, to move it back.
     observed: ObservedFacts | None = None
+    # The event's ledger entry, when the webhook left it to the forwarder (``EventEntry``).
+    entry: EventEntry | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -86,6 +104,7 @@ class TransactionMessage:
             reversal = ReversalFacts(**body["reversal"]) if body.get("reversal") else None
             customer = CustomerFacts(**body["customer"]) if body.get("customer") else None
             observed = _observed(body["observed"]) if body.get("observed") else None
+            entry = _entry(body["entry"]) if body.get("entry") else None
             message = cls(
                 provider=str(body["provider"]),
                 event_id=str(body["event_id"]),
@@ -98,6 +117,7 @@ class TransactionMessage:
                 relink=str(body["relink"]) if body.get("relink") else None,
                 alias_keys=tuple(str(key) for key in body.get("alias_keys") or ()),
                 observed=observed,
+                entry=entry,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
@@ -112,6 +132,15 @@ def _observed(body: object) -> ObservedFacts:
     applied = body.get("applied_key")
     held = tuple((str(key), int(minor)) for key, minor in body.get("held") or ())
     return ObservedFacts(applied_key=str(applied) if applied else None, held=held)
+
+
+def _entry(body: object) -> EventEntry:
+    if not isinstance(body, dict):
+        raise TypeError("entry is not an object")
+    trail = body.get("attribution_trail") or ()
+    if not isinstance(trail, list | tuple):
+        raise TypeError("entry's attribution_trail is not a list")
+    return EventEntry(**{**body, "attribution_trail": tuple(str(step) for step in trail)})
 
 
 def observation_message(
@@ -130,9 +159,12 @@ def observation_message(
     )
 
 
-def sale_message(payment: Payment, attribution: Attribution, create_customer: bool = False) -> TransactionMessage:
+def sale_message(
+    payment: Payment, attribution: Attribution, create_customer: bool = False, entry: EventEntry | None = None
+) -> TransactionMessage:
     assert attribution.customer_key and attribution.partner_key and attribution.rule
     return TransactionMessage(
+        entry=entry,
         alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
         provider=payment.provider,
         event_id=payment.event_id,

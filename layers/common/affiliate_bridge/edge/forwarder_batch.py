@@ -53,6 +53,13 @@ def _origin_message_id(record: SQSRecord) -> str:
     return origin or record.message_id
 
 
+def _first_receive(record: SQSRecord) -> bool:
+    """The provider's delivery, as against SQS handing the message out again (a retry,
+    or a redrive from the dead-letter queue)."""
+    redriven = record.message_attributes[ORIGIN_MESSAGE_ID] is not None
+    return int(record.attributes.approximate_receive_count or 1) == 1 and not redriven
+
+
 def count(name: str, provider: str, value: int = 1) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=obs.NAMESPACE) as metric:
         metric.add_dimension(name="provider", value=provider)
@@ -118,7 +125,7 @@ class ForwarderBatch:
             correlation_id=message.event_id, transaction_key=message.transaction_key, message_id=record.message_id
         )
         try:
-            result = self._forward(message)
+            result = self._forward(message, record)
         except RetryableError as exc:
             delay = self._retry_later(record, exc.retry_after)
             count(obs.FORWARD_RETRIES, message.provider)
@@ -165,11 +172,12 @@ class ForwarderBatch:
         remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
         return callable(remaining) and remaining() < self.deadline_margin_seconds * 1000
 
-    def _forward(self, message: TransactionMessage) -> ForwardResult:
+    def _forward(self, message: TransactionMessage, record: SQSRecord) -> ForwardResult:
         """The use case, with every unexpected failure logged with its reason and counted:
         SQS retries the message, and a poison message is visible long before it reaches
         the dead-letter queue."""
         try:
+            self.forwarder.record_entry(message, _origin_message_id(record), _first_receive(record))
             return self.forwarder.forward(message)
         except (RetryableError, PermanentError, SecretNotConfigured):
             raise

@@ -27,7 +27,16 @@ from affiliate_bridge.forwarding.state import (
     plan,
     reversal_facts,
 )
-from affiliate_bridge.ports import AffiliateApi, ApiAnswer, AttemptLog, NewCustomer, PaymentLinks, Queue, StateStore
+from affiliate_bridge.ports import (
+    AffiliateApi,
+    ApiAnswer,
+    AttemptLog,
+    EventLedger,
+    NewCustomer,
+    PaymentLinks,
+    Queue,
+    StateStore,
+)
 
 # Calls per message at most: delete + create, plus a burnt key or a corrected amount.
 MAX_ROUNDS = 6
@@ -47,6 +56,32 @@ class Forwarder:
     # Where reversals filed under an alias key find their payment (None: not wired).
     links: PaymentLinks | None = None
     queue: Queue | None = None
+    # Where the webhook's ledger entry a message carries is written (None: not wired).
+    events: EventLedger | None = None
+
+    def record_entry(self, message: TransactionMessage, message_id: str, first_receive: bool) -> None:
+        """Write the ledger entry the webhook left in the message, before anything else is
+        done with it: a message that ends in the dead-letter queue is explained too. Every
+        receive writes it again (the same values: a crash before the write loses nothing);
+        only the first counts as the provider's delivery."""
+        entry = message.entry
+        if entry is None or self.events is None:
+            return
+        self.events.record_event(
+            message.provider,
+            message.event_id,
+            message.event_type,
+            entry.outcome,
+            count_delivery=first_receive,
+            transaction_key=message.transaction_key,
+            message_id=message_id,
+            reason=entry.reason,
+            attribution_rule=entry.attribution_rule,
+            attribution_trail=list(entry.attribution_trail),
+            partner_key=entry.partner_key,
+            customer_key=entry.customer_key,
+            payment_kind=entry.payment_kind,
+        )
 
     def forward(self, message: TransactionMessage) -> ForwardResult:
         if message.customer is not None:
