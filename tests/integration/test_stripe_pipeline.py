@@ -312,6 +312,10 @@ def _dynamodb_writes_during(bridge: Bridge, monkeypatch: pytest.MonkeyPatch, eve
         if client.meta.service_model.service_name == "dynamodb" and operation in ("PutItem", "UpdateItem"):
             where = params.get("Item") or params.get("Key") or {}
             writes.append((operation, where.get("sk", {}).get("S", "")))
+        for entry in params.get("TransactItems", []):
+            ((kind, request),) = entry.items()
+            where = request.get("Item") or request.get("Key") or {}
+            writes.append((f"Transact{kind}", where.get("sk", {}).get("S", "")))
         return real(client, operation, params)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -335,7 +339,7 @@ def test_a_provider_customer_id_is_learned_once_and_not_rewritten_on_each_sale(
 
     first = _dynamodb_writes_during(bridge, monkeypatch, sale(1))
     alias_sk = keys.alias("stripe_customer", "cus_learn").sk
-    assert ("PutItem", alias_sk) in first, first
+    assert ("TransactPut", alias_sk) in first, first  # with the partner's copy
     second = _dynamodb_writes_during(bridge, monkeypatch, sale(2))
     assert second == [], second
     # A renewal that carries only the Stripe customer id is still attributed.

@@ -105,7 +105,9 @@ class MemoryReferrals:
         self.platform_at[customer_key] = platform_at_ms
         return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
 
-    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool:
+    def put_alias(
+        self, kind: str, value: str, customer_key: str, overwrite: bool = False, partner_key: str | None = None
+    ) -> bool:
         current = self.aliases.get((kind, value))
         if current and current != customer_key and not overwrite:
             return False

@@ -80,7 +80,12 @@ class ReferralStore(ReferralLookup, PaymentLinks, Protocol):
 
     def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome: ...
 
-    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool: ...
+    def put_alias(
+        self, kind: str, value: str, customer_key: str, overwrite: bool = False, partner_key: str | None = None
+    ) -> bool:
+        """``partner_key``: the partner the caller saw, copied onto the alias while the
+        referral still has it, so a later payment is attributed from the alias alone."""
+        ...
 
     def put_payment_ref(self, provider: str, ref: str, transaction_key: str) -> None: ...
 

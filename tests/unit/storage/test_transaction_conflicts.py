@@ -17,6 +17,15 @@ def _error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": code}}, "PutItem")
 
 
+def _cancelled(*codes: str) -> ClientError:
+    """A TransactWriteItems refused, with DynamoDB's reason for each of its items."""
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": [{"Code": code} for code in codes],
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
 class RefusingClient:
     """Refuses the first ``refusals`` writes with ``code``, then accepts every write."""
 
@@ -51,12 +60,42 @@ def test_a_referral_and_its_aliases_survive_a_conflict_on_each_write() -> None:
                 raise _error(self.code)
             return {}
 
+        def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+            self.writes += 1
+            if self.writes % 2:  # the alias and the referral's record of its copy, refused whole
+                raise _cancelled("TransactionConflict", "None")
+            return {}
+
         put_item = update_item = _write
 
     client = OneRefusalEach(refusals=0)
     referral = Referral("u-1", "ann", "a@example.com", (("stripe", "cus_1"),))
     outcome, _ = ReferralsStore(client, "t").put_referral(referral)
     assert outcome is ReferralOutcome.CREATED and client.writes == 6  # referral + 2 aliases, twice each
+
+
+@pytest.mark.parametrize(
+    ("codes", "written"),
+    [
+        (("ConditionalCheckFailed", "None"), True),  # the referral refused the copy: written plainly
+        (("None", "ConditionalCheckFailed"), False),  # another customer holds the alias
+        (("TransactionConflict", "None"), True),  # met other writes every time: written plainly
+    ],
+)
+def test_an_alias_whose_copy_is_refused_is_still_written_or_reported_held(
+    codes: tuple[str, str], written: bool
+) -> None:
+    class Refusing(RefusingClient):
+        transactions = 0
+
+        def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+            self.transactions += 1
+            raise _cancelled(*codes)
+
+    client = Refusing(refusals=0)
+    assert ReferralsStore(client, "t").put_alias("email", "h", "u-1", partner_key="ann") is written
+    assert client.writes == (1 if written else 0)  # the plain write
+    assert client.transactions == (3 if codes[0] == "TransactionConflict" else 1)
 
 
 def test_a_conflict_that_outlasts_the_attempts_is_raised() -> None:
@@ -101,7 +140,8 @@ class ScriptedClient:
         return self._attempt(kind, request)
 
     def update_item(self, **request: Any) -> dict[str, Any]:
-        return self._attempt("update", request)
+        self._attempt("update", request)
+        return {"Attributes": self.stored or {}} if request.get("ReturnValues") == "ALL_NEW" else {}
 
 
 def _stored(partner: str, platform_at: int | None = None) -> dict[str, Any]:
@@ -115,7 +155,8 @@ def test_last_touch_replacing_a_partner_survives_a_conflict() -> None:
     client = ScriptedClient(_stored("old"), {"put:referral"}, fail_first_put=True)
     outcome, current = ReferralsStore(client, "t").put_referral(Referral("u-1", "new"), last_touch=True)
     assert (outcome, current.partner_key) == (ReferralOutcome.UPDATED, "new")
-    assert client.writes[:3] == ["put(condition)", "put:referral", "put:referral"]
+    # The lock against new copies of the old partner, then the referral: refused, sent again.
+    assert client.writes[:4] == ["put(condition)", "update", "put:referral", "put:referral"]
 
 
 def test_a_platform_delivery_that_changes_nothing_still_moves_the_clock_through_a_conflict() -> None:
@@ -133,7 +174,7 @@ def test_a_deletion_survives_a_conflict_and_reports_what_it_deleted() -> None:
 
     client = Deleting(None, {"update"})
     assert ReferralsStore(client, "t").mark_deleted("u-1", 1, "platform") is ReferralOutcome.DELETED
-    assert client.writes == ["update", "update"]
+    assert client.writes == ["update", "update", "update"]  # the lock refused, the lock, the deletion
 
 
 def test_plain_parking_survives_a_conflict_with_another_delivery_s_transaction() -> None:

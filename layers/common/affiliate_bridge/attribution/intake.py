@@ -243,7 +243,12 @@ class Intake:
                 AttributionRule.EMAIL,
             )
         ):
-            self.referrals.put_alias(provider_customer_kind(payment.provider), provider_id, attribution.customer_key)
+            self.referrals.put_alias(
+                provider_customer_kind(payment.provider),
+                provider_id,
+                attribution.customer_key,
+                partner_key=attribution.partner_key,
+            )
 
     def _park(self, payment: Payment, attribution: Attribution) -> IntakeResult:
         if self.parking is None:

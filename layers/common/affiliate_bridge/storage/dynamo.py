@@ -64,6 +64,14 @@ def is_transaction_cancelled(exc: Exception) -> bool:
     return _error_code(exc) == "TransactionCanceledException"
 
 
+def cancellation_codes(exc: Exception) -> list[str | None]:
+    """Why a cancelled transaction refused each of its items, in order ("None" where
+    that item was fine, e.g. ``ConditionalCheckFailed``, ``TransactionConflict``)."""
+    response = getattr(exc, "response", None)
+    reasons = response.get("CancellationReasons", []) if isinstance(response, dict) else []
+    return [reason.get("Code") for reason in reasons]
+
+
 def is_transaction_conflict(exc: Exception) -> bool:
     return _error_code(exc) == "TransactionConflictException"
 

@@ -71,8 +71,11 @@ def stale(customer_key: str, when: float) -> Key:
     return Key(customer(customer_key), f"{STALE}{_at(when)}")
 
 
+ALIAS_SK = "ALIAS"
+
+
 def alias(kind: str, value: str) -> Key:
-    return Key(f"ALIAS#{kind}#{value}", "ALIAS")
+    return Key(f"ALIAS#{kind}#{value}", ALIAS_SK)
 
 
 def profile(provider: str, customer_id: str) -> Key:

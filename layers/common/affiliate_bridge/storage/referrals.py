@@ -10,6 +10,17 @@ difference is half a read unit per lookup.
 
 Provider customer ids are kept as ``<provider>_customer_id`` attributes on the referral
 item and as ``<provider>_customer`` aliases, so adding a provider needs no change here.
+
+An alias may carry a copy of its customer's partner (``partner_key``), so a payment
+matched by a provider customer id or an email is attributed from the alias alone: one
+read on the webhook's path instead of two. The copy is only ever true:
+
+* it is written in one transaction with a check that the referral is in force with that
+  partner and not locked, and that adds the alias to the referral's ``copies``;
+* before a referral's partner changes or it is deleted, the referral is locked (no new
+  copy can be written) and every alias in ``copies`` loses its copy; only then is the
+  referral changed. A crash in between leaves it locked: its aliases are then read
+  the long way (alias, then referral), never wrongly.
 """
 
 from __future__ import annotations
@@ -22,8 +33,10 @@ from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.referrals import EMAIL, Identifier, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import (
+    cancellation_codes,
     from_item,
     is_conditional_failure,
+    is_transaction_cancelled,
     key,
     keyed_item,
     retrying_conflicts,
@@ -38,6 +51,12 @@ _BATCH_BACKOFF_SECONDS = 0.05
 # True of a referral item's key when no referral is in force there (``:true`` bound to
 # BOOL true): a new customer may be stored, and parking finds the customer key unclaimed.
 NO_REFERRAL_IN_FORCE = "attribute_not_exists(pk) OR deleted = :true"
+# On a referral item: the alias keys (pk) that carry a copy of its partner, and the lock
+# set before its partner changes, after which no alias gets a copy of it.
+_COPIES = "copies"
+_COPIES_LOCKED = "copies_locked"
+_COPY_ATTEMPTS = 3
+_CONDITIONAL_FAILED = "ConditionalCheckFailed"
 
 
 def payment_key_of(payment_ref_item: Mapping[str, Any] | None) -> str | None:
@@ -50,6 +69,15 @@ def payment_key_of(payment_ref_item: Mapping[str, Any] | None) -> str | None:
 
 def _customer_key_of(alias_item: Mapping[str, Any] | None) -> str | None:
     return str(alias_item["customer_key"]["S"]) if alias_item else None
+
+
+def _copied_referral(alias_item: Mapping[str, Any] | None) -> tuple[keys.Key, dict[str, Any]] | None:
+    """The referral an alias's copy stands for, as the item a read of it would return
+    (partner only: attribution needs nothing else from it)."""
+    if not alias_item or "partner_key" not in alias_item:
+        return None
+    customer_key = str(alias_item["customer_key"]["S"])
+    return keys.referral(customer_key), {"partner_key": alias_item["partner_key"], "source": {"S": "alias copy"}}
 
 
 def _email_hash_of(profile_item: Mapping[str, Any] | None) -> str | None:
@@ -85,6 +113,14 @@ def _referral_of(customer_key: str, item: Mapping[str, Any] | None) -> Referral 
         ),
         source=values.get("source", "api"),
     )
+
+
+def _fill_from_copies(items: dict[keys.Key, dict[str, Any] | None]) -> None:
+    """An alias carrying its partner answers for its referral, unless that was read."""
+    for where, item in list(items.items()):
+        copied = _copied_referral(item) if where.sk == keys.ALIAS_SK else None
+        if copied and copied[0] not in items:
+            items[copied[0]] = copied[1]
 
 
 class ReferralsStore:
@@ -145,7 +181,7 @@ class ReferralsStore:
         if referral.email:
             aliases.insert(0, (EMAIL, email_hash(referral.email)))
         for kind, value in aliases:
-            self.put_alias(kind, value, referral.customer_key, overwrite=last_touch)
+            self.put_alias(kind, value, referral.customer_key, overwrite=last_touch, partner_key=current.partner_key)
         return outcome, current
 
     def _over_existing(
@@ -184,7 +220,9 @@ class ReferralsStore:
         self, referral: Referral, values: dict[str, Any], existing: Referral, platform_at_ms: int | None
     ) -> tuple[ReferralOutcome, Referral]:
         """Last touch: the new partner replaces the old, unless a newer platform delivery
-        was applied between our read and this write."""
+        was applied between our read and this write. No alias may go on naming the old
+        partner: their copies go first (the new item has neither copies nor lock)."""
+        self._withdraw_copies(referral.customer_key)
         order = (
             {
                 "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
@@ -207,8 +245,10 @@ class ReferralsStore:
 
         Ordered like the platform's other deliveries (``platform_at``). A deletion for a
         customer never seen leaves a tombstone, so the platform's older
-        ``customer.created`` arriving after it cannot bring the customer back.
+        ``customer.created`` arriving after it cannot bring the customer back. The
+        aliases' copies of its partner go first.
         """
+        self._withdraw_copies(customer_key)
         try:
             previous = retrying_conflicts(
                 self._client.update_item,
@@ -269,8 +309,18 @@ class ReferralsStore:
         )
 
     # -- customer aliases --------------------------------------------------------------
-    def put_alias(self, kind: str, value: str, customer_key: str, overwrite: bool = False) -> bool:
-        """Point ``value`` at ``customer_key``; False when another customer holds it."""
+    def put_alias(
+        self, kind: str, value: str, customer_key: str, overwrite: bool = False, partner_key: str | None = None
+    ) -> bool:
+        """Point ``value`` at ``customer_key``; False when another customer holds it.
+
+        ``partner_key``: the customer's partner as the caller saw it, copied onto the
+        alias if the referral is still in force with it (else the alias is written
+        without a copy)."""
+        if partner_key is not None:
+            written = self._put_alias_with_copy(kind, value, customer_key, overwrite, partner_key)
+            if written is not None:
+                return written
         item = keyed_item(keys.alias(kind, value), {"customer_key": customer_key})
         try:
             if overwrite:
@@ -288,6 +338,85 @@ class ReferralsStore:
                 return False
             raise
         return True
+
+    def _put_alias_with_copy(
+        self, kind: str, value: str, customer_key: str, overwrite: bool, partner_key: str
+    ) -> bool | None:
+        """The alias with a copy of the partner, in one transaction with the referral's
+        check (in force, this partner, not locked) and its record of the copy. True or
+        False as ``put_alias``; None when the referral refused a copy (changed, deleted,
+        locked) or other writes kept meeting ours: the caller writes it plainly."""
+        where = keys.alias(kind, value)
+        alias_put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": keyed_item(where, {"customer_key": customer_key, "partner_key": partner_key}),
+        }
+        if not overwrite:
+            alias_put["ConditionExpression"] = "attribute_not_exists(pk) OR customer_key = :ck"
+            alias_put["ExpressionAttributeValues"] = {":ck": {"S": customer_key}}
+        record_copy = {
+            "TableName": self._table,
+            "Key": key(keys.referral(customer_key)),
+            "UpdateExpression": f"ADD {_COPIES} :alias",
+            "ConditionExpression": (
+                f"partner_key = :partner AND NOT (deleted = :true) AND attribute_not_exists({_COPIES_LOCKED})"
+            ),
+            "ExpressionAttributeValues": {
+                ":partner": {"S": partner_key},
+                ":true": {"BOOL": True},
+                ":alias": {"SS": [where.pk]},
+            },
+        }
+        for attempt in range(_COPY_ATTEMPTS):
+            if attempt:
+                time.sleep(_BATCH_BACKOFF_SECONDS * attempt)
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": record_copy}, {"Put": alias_put}])
+            except Exception as exc:
+                if not is_transaction_cancelled(exc):
+                    raise
+                referral_code, alias_code = [*cancellation_codes(exc), None, None][:2]
+                if alias_code == _CONDITIONAL_FAILED:
+                    return False  # another customer holds the alias
+                if referral_code == _CONDITIONAL_FAILED:
+                    return None
+                continue  # met another write (a transaction conflict): try again
+            return True
+        return None
+
+    def _withdraw_copies(self, customer_key: str) -> None:
+        """Lock the referral (no alias gets a copy of it from now on), then take the copy
+        off every alias that has one. Called before its partner changes or it is deleted,
+        so no alias names a partner the referral no longer has. The list stays on the
+        item: a crash half way is finished by the next change."""
+        try:
+            stored = retrying_conflicts(
+                self._client.update_item,
+                TableName=self._table,
+                Key=key(keys.referral(customer_key)),
+                UpdateExpression=f"SET {_COPIES_LOCKED} = :true",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return  # no referral: no copies
+        for alias_pk in stored.get(_COPIES, {}).get("SS", []):
+            try:
+                retrying_conflicts(
+                    self._client.update_item,
+                    TableName=self._table,
+                    Key={"pk": {"S": alias_pk}, "sk": {"S": keys.ALIAS_SK}},
+                    UpdateExpression="REMOVE partner_key",
+                    # An alias moved to another customer since keeps that customer's copy.
+                    ConditionExpression="customer_key = :ck",
+                    ExpressionAttributeValues={":ck": {"S": customer_key}},
+                )
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
 
     def find_customer_key(self, kind: str, value: str) -> str | None:
         response = self._client.get_item(TableName=self._table, Key=key(keys.alias(kind, value)), ConsistentRead=True)
@@ -308,6 +437,7 @@ class ReferralsStore:
         items = self._batch_get(wanted)
         profile_email = _email_hash_of(items.get(keys.profile(*profile))) if profile else None
         for _ in range(2):
+            _fill_from_copies(items)
             named = [_customer_key_of(items.get(keys.alias(*i))) for i in identifiers]
             if profile_email:
                 named.append(_customer_key_of(items.get(keys.alias(EMAIL, profile_email))))
@@ -318,6 +448,7 @@ class ReferralsStore:
             if not more:
                 break
             items.update(self._batch_get(more))
+        _fill_from_copies(items)
         return ReferralSnapshot(self, items)
 
     def _batch_get(self, wanted: Sequence[keys.Key]) -> dict[keys.Key, dict[str, Any] | None]:

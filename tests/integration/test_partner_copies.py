@@ -1,0 +1,188 @@
+"""An alias's copy of its partner is never stale, whatever runs between two steps.
+
+A partner change (last touch) or a deletion takes several calls: lock the referral, take
+the copy off each alias, change the referral. Between any two of them (and before the
+first, and after the last) a webhook may be writing a learned alias with the partner it
+saw a moment ago, or the function may die. The real store on moto's DynamoDB; the
+interruption is injected at the client, after the n-th call of the change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from affiliate_bridge.attribution.rules import attribute
+from affiliate_bridge.domain.events import CustomerRefs
+from affiliate_bridge.domain.referrals import Referral
+from affiliate_bridge.storage.referrals import ReferralsStore
+from affiliate_bridge_dev.template_resources import create_resources
+from tests.integration.test_read_ahead import SequentialReads, assert_copies_true
+
+_RUNS = itertools.count()
+# Calls a change makes at the most here: lock, two aliases' copies off, the referral
+# (a last touch reads it first, then writes its aliases with new copies).
+MAX_STEPS = 9
+
+
+class Crash(Exception):
+    pass
+
+
+class Interrupting:
+    """The real client; after its ``at``-th call, ``interrupt`` runs (once)."""
+
+    def __init__(self, client: Any, at: int, interrupt: Callable[[], None]) -> None:
+        self._client, self._at, self._interrupt = client, at, interrupt
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.calls == self._at:
+                self.calls += 1
+                self._interrupt()
+            self.calls += 1
+            return method(*args, **kwargs)
+
+        return call
+
+
+class OneCallAtATime:
+    """The real client, each call whole: DynamoDB applies a call (a transaction too)
+    atomically, and moto in-process does not by itself under threads. Threads still
+    interleave between any two calls, which is where the races are."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[tuple[Any, str]]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        yield client, create_resources(client, boto3.client("sqs", region_name="us-east-1")).table_name
+
+
+def _referred(client: Any, table: str) -> tuple[str, ReferralsStore]:
+    prefix = f"pc{next(_RUNS)}-"
+    store = ReferralsStore(client, table)
+    store.put_referral(
+        Referral(prefix + "c1", "p1", prefix + "a@example.com", (("stripe", prefix + "cus_1"),)),
+    )
+    return prefix, store
+
+
+def _change(store: ReferralsStore, prefix: str, change: str) -> None:
+    if change == "delete":
+        store.mark_deleted(prefix + "c1", 10, "platform")
+    else:
+        store.put_referral(
+            Referral(prefix + "c1", "p2", prefix + "a@example.com", (("stripe", prefix + "cus_1"),)), last_touch=True
+        )
+
+
+def _agree(store: ReferralsStore, prefix: str) -> None:
+    """Every payment shape is attributed from the copies exactly as from the referral."""
+    for cus in ("cus_1", "cus_2"):
+        payment = CustomerRefs(provider_customer_id=prefix + cus)
+        assert attribute("stripe", payment, store) == attribute("stripe", payment, SequentialReads(store))
+    payment = CustomerRefs(email=prefix + "a@example.com")
+    assert attribute("stripe", payment, store) == attribute("stripe", payment, SequentialReads(store))
+
+
+@pytest.mark.parametrize("change", ["delete", "last_touch"])
+@pytest.mark.parametrize("at", range(MAX_STEPS))
+def test_a_copy_written_between_any_two_steps_of_a_change_is_never_stale(
+    dynamodb: tuple[Any, str], change: str, at: int
+) -> None:
+    client, table = dynamodb
+    prefix, plain = _referred(client, table)
+
+    def webhook_learns_an_alias() -> None:  # it saw p1 a moment ago
+        plain.put_alias("stripe_customer", prefix + "cus_2", prefix + "c1", partner_key="p1")
+
+    _change(ReferralsStore(Interrupting(client, at, webhook_learns_an_alias), table), prefix, change)
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)
+    expected = None if change == "delete" else "p2"
+    assert attribute("stripe", CustomerRefs(provider_customer_id=prefix + "cus_1"), plain).partner_key == expected
+
+
+@pytest.mark.parametrize("change", ["delete", "last_touch"])
+@pytest.mark.parametrize("at", range(MAX_STEPS))
+def test_a_change_that_dies_between_any_two_steps_leaves_no_stale_copy_and_its_retry_completes(
+    dynamodb: tuple[Any, str], change: str, at: int
+) -> None:
+    client, table = dynamodb
+    prefix, plain = _referred(client, table)
+
+    def die() -> None:
+        raise Crash
+
+    try:
+        _change(ReferralsStore(Interrupting(client, at, die), table), prefix, change)
+    except Crash:
+        assert_copies_true(client, table, prefix)
+        _agree(plain, prefix)
+        _change(plain, prefix, change)  # the caller's retry (a 5xx answered, sent again)
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)
+    expected = None if change == "delete" else "p2"
+    assert attribute("stripe", CustomerRefs(email=prefix + "a@example.com"), plain).partner_key == expected
+
+
+def test_real_threads_flipping_the_partner_while_webhooks_learn_aliases(dynamodb: tuple[Any, str]) -> None:
+    """Last touch flips the partner back and forth while other threads write learned
+    aliases with whichever partner they last saw; no copy may outlive its partner."""
+    raw, table = dynamodb
+    client = OneCallAtATime(raw)
+    prefix, plain = _referred(client, table)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def learner(n: int) -> None:
+        try:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                seen = plain.find_referral(prefix + "c1")
+                if seen is not None:
+                    alias = f"{prefix}cus_t{n}_{i % 3}"
+                    plain.put_alias("stripe_customer", alias, prefix + "c1", True, seen.partner_key)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=learner, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for i in range(12):
+        plain.put_referral(Referral(prefix + "c1", f"p{i % 2 + 1}", prefix + "a@example.com"), last_touch=True)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    final = plain.find_referral(prefix + "c1")
+    assert final is not None and final.partner_key == "p2"
+    for n, i in itertools.product(range(3), range(3)):
+        payment = CustomerRefs(provider_customer_id=f"{prefix}cus_t{n}_{i}")
+        assert attribute("stripe", payment, plain) == attribute("stripe", payment, SequentialReads(plain))
+    assert_copies_true(client, table, prefix)
