@@ -21,7 +21,7 @@ from moto import mock_aws
 from affiliate_bridge.attribution.rules import attribute
 from affiliate_bridge.domain.events import CustomerRefs
 from affiliate_bridge.domain.referrals import Referral
-from affiliate_bridge.storage.referrals import ReferralsStore
+from affiliate_bridge.storage.referrals import ConcurrentChange, ReferralsStore
 from affiliate_bridge_dev.template_resources import create_resources
 from tests.integration.test_read_ahead import SequentialReads, assert_copies_true
 
@@ -186,3 +186,58 @@ def test_real_threads_flipping_the_partner_while_webhooks_learn_aliases(dynamodb
         payment = CustomerRefs(provider_customer_id=f"{prefix}cus_t{n}_{i}")
         assert attribute("stripe", payment, plain) == attribute("stripe", payment, SequentialReads(plain))
     assert_copies_true(client, table, prefix)
+
+
+@pytest.mark.parametrize("change", ["delete", "last_touch"])
+@pytest.mark.parametrize("at", range(MAX_STEPS))
+def test_another_whole_change_between_any_two_steps_of_a_change_leaves_no_stale_copy(
+    dynamodb: tuple[Any, str], change: str, at: int
+) -> None:
+    """A second last touch runs whole (lock, copies off, new partner, new copies, a
+    learned alias with the new partner) in the middle of the first change."""
+    client, table = dynamodb
+    prefix, plain = _referred(client, table)
+
+    def another_change() -> None:
+        plain.put_referral(
+            Referral(prefix + "c1", "p3", prefix + "a@example.com", (("stripe", prefix + "cus_1"),)), last_touch=True
+        )
+        plain.put_alias("stripe_customer", prefix + "cus_2", prefix + "c1", partner_key="p3")
+
+    _change(ReferralsStore(Interrupting(client, at, another_change), table), prefix, change)
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)
+
+
+class LockThief:
+    """The real client; just before a change is written, another change takes the lock."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client, self._table = client, table
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if "copies_locked = :lock" in kwargs.get("ConditionExpression", ""):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=kwargs.get("Key") or {"pk": kwargs["Item"]["pk"], "sk": kwargs["Item"]["sk"]},
+                    UpdateExpression="SET copies_locked = :other",
+                    ExpressionAttributeValues={":other": {"S": "another-change"}},
+                )
+            return method(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.parametrize("change", ["delete", "last_touch"])
+def test_a_change_whose_lock_is_always_taken_gives_up_changing_nothing(dynamodb: tuple[Any, str], change: str) -> None:
+    client, table = dynamodb
+    prefix, plain = _referred(client, table)
+    with pytest.raises(ConcurrentChange):
+        _change(ReferralsStore(LockThief(client, table), table), prefix, change)
+    referral = plain.find_referral(prefix + "c1")
+    assert referral is not None and referral.partner_key == "p1"
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)

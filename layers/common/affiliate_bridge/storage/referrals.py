@@ -17,19 +17,22 @@ read on the webhook's path instead of two. The copy is only ever true:
 
 * it is written in one transaction with a check that the referral is in force with that
   partner and not locked, and that adds the alias to the referral's ``copies``;
-* before a referral's partner changes or it is deleted, the referral is locked (no new
-  copy can be written) and every alias in ``copies`` loses its copy; only then is the
-  referral changed. A crash in between leaves it locked: its aliases are then read
-  the long way (alias, then referral), never wrongly.
+* before a referral's partner changes or it is deleted, the referral is locked with a
+  token of that change (no new copy can be written) and every alias in ``copies`` loses
+  its copy; the referral is then changed on condition that the lock is still that
+  token, so no other change came between (one that did may have written copies of its
+  own partner meanwhile: the change starts again). A crash in between leaves the
+  referral locked: its aliases are then read the long way (alias, then referral).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from affiliate_bridge.domain.identity import email_hash
+from affiliate_bridge.domain.identity import email_hash, loggable_key
 from affiliate_bridge.domain.referrals import EMAIL, Identifier, Referral, ReferralOutcome, provider_customer_kind
 from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.dynamo import (
@@ -56,6 +59,7 @@ NO_REFERRAL_IN_FORCE = "attribute_not_exists(pk) OR deleted = :true"
 _COPIES = "copies"
 _COPIES_LOCKED = "copies_locked"
 _COPY_ATTEMPTS = 3
+_CHANGE_ATTEMPTS = 4
 _CONDITIONAL_FAILED = "ConditionalCheckFailed"
 
 
@@ -83,6 +87,12 @@ def _copied_referral(alias_item: Mapping[str, Any] | None) -> tuple[keys.Key, di
 def _email_hash_of(profile_item: Mapping[str, Any] | None) -> str | None:
     value = (profile_item or {}).get("email_hash")
     return str(value["S"]) if value and "S" in value else None
+
+
+def _applied_at(stored: Mapping[str, Any] | None) -> int:
+    """The newest platform delivery time a stored referral reflects (-1: none)."""
+    applied = (stored or {}).get("platform_at")
+    return -1 if applied is None else int(applied)
 
 
 def _newer_applied(stored: dict[str, Any], platform_at_ms: int) -> bool:
@@ -121,6 +131,14 @@ def _fill_from_copies(items: dict[keys.Key, dict[str, Any] | None]) -> None:
         copied = _copied_referral(item) if where.sk == keys.ALIAS_SK else None
         if copied and copied[0] not in items:
             items[copied[0]] = copied[1]
+
+
+class ConcurrentChange(RuntimeError):
+    """Other changes of the same referral kept taking its lock: answered 5xx, and the
+    sender's retry finds them done."""
+
+    def __init__(self, customer_key: str) -> None:
+        super().__init__(f"referral {loggable_key(customer_key)}: changed concurrently too often")
 
 
 class ReferralsStore:
@@ -222,23 +240,32 @@ class ReferralsStore:
         """Last touch: the new partner replaces the old, unless a newer platform delivery
         was applied between our read and this write. No alias may go on naming the old
         partner: their copies go first (the new item has neither copies nor lock)."""
-        self._withdraw_copies(referral.customer_key)
-        order = (
-            {
-                "ConditionExpression": "attribute_not_exists(platform_at) OR platform_at < :at",
-                "ExpressionAttributeValues": {":at": {"N": str(platform_at_ms)}},
-            }
-            if platform_at_ms is not None
-            else {}
-        )
-        try:
-            retrying_conflicts(self._client.put_item, TableName=self._table, Item=to_item(values), **order)
-        except Exception as race:
-            if not is_conditional_failure(race) or platform_at_ms is None:
-                raise
-            self._record_stale(referral.customer_key, referral.source, platform_at_ms, None)
-            return ReferralOutcome.STALE, existing
-        return ReferralOutcome.UPDATED, referral
+        for _ in range(_CHANGE_ATTEMPTS):
+            guard, guard_values = self._withdraw_copies(referral.customer_key)
+            order, order_values = "", {}
+            if platform_at_ms is not None:
+                order, order_values = (
+                    " AND (attribute_not_exists(platform_at) OR platform_at < :at)",
+                    {":at": {"N": str(platform_at_ms)}},
+                )
+            try:
+                retrying_conflicts(
+                    self._client.put_item,
+                    TableName=self._table,
+                    Item=to_item(values),
+                    ConditionExpression=f"({guard}){order}",
+                    ExpressionAttributeValues={**guard_values, **order_values},
+                )
+            except Exception as race:
+                if not is_conditional_failure(race):
+                    raise
+                stored = self._stored(referral.customer_key)
+                if platform_at_ms is not None and _applied_at(stored) >= platform_at_ms:
+                    self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
+                    return ReferralOutcome.STALE, existing
+                continue  # another change took the lock: ours starts again
+            return ReferralOutcome.UPDATED, referral
+        raise ConcurrentChange(referral.customer_key)
 
     def mark_deleted(self, customer_key: str, platform_at_ms: int, source: str) -> ReferralOutcome:
         """Deleted customers stop being attributed; the item stays for ``explain``.
@@ -248,28 +275,34 @@ class ReferralsStore:
         ``customer.created`` arriving after it cannot bring the customer back. The
         aliases' copies of its partner go first.
         """
-        self._withdraw_copies(customer_key)
-        try:
-            previous = retrying_conflicts(
-                self._client.update_item,
-                TableName=self._table,
-                Key=key(keys.referral(customer_key)),
-                UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
-                ConditionExpression="attribute_not_exists(platform_at) OR platform_at <= :at",
-                ExpressionAttributeValues={
-                    ":true": {"BOOL": True},
-                    ":now": {"N": str(int(time.time()))},
-                    ":at": {"N": str(platform_at_ms)},
-                },
-                ReturnValues="ALL_OLD",
-            ).get("Attributes")
-        except Exception as exc:
-            if not is_conditional_failure(exc):
-                raise
-            self._record_stale(customer_key, source, platform_at_ms, self._stored(customer_key))
-            return ReferralOutcome.STALE
-        known = previous is not None and "partner_key" in previous
-        return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
+        for _ in range(_CHANGE_ATTEMPTS):
+            guard, guard_values = self._withdraw_copies(customer_key)
+            try:
+                previous = retrying_conflicts(
+                    self._client.update_item,
+                    TableName=self._table,
+                    Key=key(keys.referral(customer_key)),
+                    UpdateExpression="SET deleted = :true, deleted_at = :now, platform_at = :at",
+                    ConditionExpression=f"({guard}) AND (attribute_not_exists(platform_at) OR platform_at <= :at)",
+                    ExpressionAttributeValues={
+                        ":true": {"BOOL": True},
+                        ":now": {"N": str(int(time.time()))},
+                        ":at": {"N": str(platform_at_ms)},
+                        **guard_values,
+                    },
+                    ReturnValues="ALL_OLD",
+                ).get("Attributes")
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+                stored = self._stored(customer_key)
+                if _applied_at(stored) > platform_at_ms:
+                    self._record_stale(customer_key, source, platform_at_ms, stored)
+                    return ReferralOutcome.STALE
+                continue  # another change took the lock, or created the customer: again
+            known = previous is not None and "partner_key" in previous
+            return ReferralOutcome.DELETED if known else ReferralOutcome.UNKNOWN_CUSTOMER
+        raise ConcurrentChange(customer_key)
 
     def _stored(self, customer_key: str) -> dict[str, Any] | None:
         """The referral item as stored, deleted or not."""
@@ -384,25 +417,28 @@ class ReferralsStore:
             return True
         return None
 
-    def _withdraw_copies(self, customer_key: str) -> None:
-        """Lock the referral (no alias gets a copy of it from now on), then take the copy
-        off every alias that has one. Called before its partner changes or it is deleted,
-        so no alias names a partner the referral no longer has. The list stays on the
-        item: a crash half way is finished by the next change."""
+    def _withdraw_copies(self, customer_key: str) -> tuple[str, dict[str, Any]]:
+        """Lock the referral with a token of this change (no alias gets a copy of it from
+        now on), then take the copy off every alias that has one. Called before its
+        partner changes or it is deleted, so no alias names a partner the referral no
+        longer has. The list stays on the item: a crash half way is finished by the next
+        change. Returns the condition the change must be written under: the lock is still
+        this token (no other change came between), or, with nothing stored, still nothing."""
+        token = os.urandom(8).hex()
         try:
             stored = retrying_conflicts(
                 self._client.update_item,
                 TableName=self._table,
                 Key=key(keys.referral(customer_key)),
-                UpdateExpression=f"SET {_COPIES_LOCKED} = :true",
+                UpdateExpression=f"SET {_COPIES_LOCKED} = :lock",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":true": {"BOOL": True}},
+                ExpressionAttributeValues={":lock": {"S": token}},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
-            return  # no referral: no copies
+            return "attribute_not_exists(pk)", {}  # no referral: no copies
         for alias_pk in stored.get(_COPIES, {}).get("SS", []):
             try:
                 retrying_conflicts(
@@ -417,6 +453,7 @@ class ReferralsStore:
             except Exception as exc:
                 if not is_conditional_failure(exc):
                     raise
+        return f"{_COPIES_LOCKED} = :lock", {":lock": {"S": token}}
 
     def find_customer_key(self, kind: str, value: str) -> str | None:
         response = self._client.get_item(TableName=self._table, Key=key(keys.alias(kind, value)), ConsistentRead=True)
