@@ -74,3 +74,32 @@ def test_a_refused_entry_write_keeps_the_message_and_calls_nothing(
     assert _entry(bridge, event["id"]) is None
     assert bridge.queue_depth() == 1  # in flight, not deleted
     assert bridge.sandbox_state()["transactions"] == {}
+
+
+def test_a_letter_moved_back_by_sqs_own_redrive_keeps_the_entry_s_id_and_delivery_count(bridge: Bridge) -> None:
+    """SQS's own redrive (the console's, not `dlq redrive`) moves the letter back with its
+    attributes under a new message id: the entry keeps the enqueue's id and one delivery."""
+    event = _sale(bridge)
+    bridge.inject_fault(422, 1)
+    bridge.drain()
+    first = _entry(bridge, event["id"])
+    assert first is not None
+    (letter,) = bridge.sqs.receive_message(
+        QueueUrl=bridge.resources.dead_letter_queue_url,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+        MaxNumberOfMessages=10,
+    )["Messages"]
+    bridge.sqs.send_message(
+        QueueUrl=bridge.resources.queue_url,
+        MessageBody=letter["Body"],
+        MessageGroupId=letter["Attributes"]["MessageGroupId"],
+        MessageDeduplicationId="moved-by-sqs",
+        MessageAttributes=letter["MessageAttributes"],
+    )
+    bridge.sqs.delete_message(QueueUrl=bridge.resources.dead_letter_queue_url, ReceiptHandle=letter["ReceiptHandle"])
+    bridge.drain()
+    entry = _entry(bridge, event["id"])
+    assert entry is not None
+    assert entry["message_id"] == first["message_id"] and entry["deliveries"]["N"] == "1"
+    assert len(bridge.active_transactions()) == 1

@@ -20,7 +20,9 @@ from moto import mock_aws
 
 from affiliate_bridge.attribution.rules import attribute
 from affiliate_bridge.domain.events import CustomerRefs
+from affiliate_bridge.domain.identity import email_hash
 from affiliate_bridge.domain.referrals import Referral
+from affiliate_bridge.storage import keys
 from affiliate_bridge.storage.referrals import ConcurrentChange, ReferralsStore
 from affiliate_bridge_dev.template_resources import create_resources
 from tests.integration.test_read_ahead import SequentialReads, assert_copies_true
@@ -241,3 +243,39 @@ def test_a_change_whose_lock_is_always_taken_gives_up_changing_nothing(dynamodb:
     assert referral is not None and referral.partner_key == "p1"
     assert_copies_true(client, table, prefix)
     _agree(plain, prefix)
+
+
+def test_a_deletion_of_an_unseen_customer_racing_its_creation_leaves_no_copy(dynamodb: tuple[Any, str]) -> None:
+    """Found in review: nothing is stored when the deletion looks, so there is nothing to
+    lock; the customer is created (aliases with copies) before the deletion is written.
+    The tombstone is written only if still nothing is stored; else the deletion starts
+    again and takes the new copies off."""
+    client, table = dynamodb
+    prefix = f"pc{next(_RUNS)}-"
+    plain = ReferralsStore(client, table)
+
+    def backend_creates() -> None:
+        plain.put_referral(Referral(prefix + "c1", "p1", prefix + "a@example.com", (("stripe", prefix + "cus_1"),)))
+
+    deleting = ReferralsStore(Interrupting(client, 2, backend_creates), table)  # after the read and the lock
+    deleting.mark_deleted(prefix + "c1", 10, "platform")
+    assert plain.find_referral(prefix + "c1") is None
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)
+
+
+def test_a_stale_deletion_takes_no_copy_off_and_leaves_no_lock(dynamodb: tuple[Any, str]) -> None:
+    """Found in review: an older deletion arriving late changes nothing, so the customer's
+    aliases keep (and still get) the partner's copy."""
+    client, table = dynamodb
+    prefix = f"pc{next(_RUNS)}-"
+    store = ReferralsStore(client, table)
+    store.put_referral(Referral(prefix + "c1", "p1", prefix + "a@example.com"), platform_at_ms=100)
+    assert store.mark_deleted(prefix + "c1", 50, "platform").value == "stale"
+    store.put_alias("stripe_customer", prefix + "cus_9", prefix + "c1", partner_key="p1")
+    for where in (
+        keys.alias("stripe_customer", prefix + "cus_9"),
+        keys.alias("email", email_hash(prefix + "a@example.com")),
+    ):
+        item = client.get_item(TableName=table, Key={"pk": {"S": where.pk}, "sk": {"S": where.sk}})["Item"]
+        assert item["partner_key"] == {"S": "p1"}, item

@@ -28,6 +28,7 @@ _entries = st.builds(
 
 def _sale(entry: EventEntry | None) -> TransactionMessage:
     return TransactionMessage(
+        schema_version=2 if entry else 1,
         provider="stripe",
         event_id="evt_1",
         event_type="invoice.paid",
@@ -57,5 +58,32 @@ def test_the_entry_reads_back_as_it_was_sent(entry: EventEntry | None) -> None:
 def test_an_entry_of_another_shape_makes_the_message_unreadable(entry: object) -> None:
     body = json.loads(_sale(None).to_json())
     body["entry"] = entry
+    body["schema_version"] = 2
     with pytest.raises(UnreadableMessage):
         TransactionMessage.from_json(json.dumps(body))
+
+
+@pytest.mark.parametrize(("version", "with_entry"), [(1, True), (2, False), (3, True), (True, False), ("1", False)])
+def test_a_version_that_does_not_go_with_the_entry_is_refused(version: object, with_entry: bool) -> None:
+    """A version-1 reader (the forwarder before this one) would forward a sale and drop
+    its entry, so a sale with an entry is version 2; and 2 without one is no message we
+    write."""
+    entry = EventEntry("enqueued", "sale") if with_entry else None
+    body = json.loads(_sale(entry).to_json())
+    body["schema_version"] = version
+    with pytest.raises(UnreadableMessage):
+        TransactionMessage.from_json(json.dumps(body))
+
+
+def test_a_sale_with_an_entry_is_version_2_and_every_other_message_version_1() -> None:
+    from affiliate_bridge.domain.events import CustomerRefs, Payment
+    from affiliate_bridge.domain.messages import sale_message
+    from affiliate_bridge.domain.money import Money
+    from affiliate_bridge.domain.referrals import Attribution, AttributionRule
+
+    money = Money(1000, "USD")
+    payment = Payment("stripe", "evt_1", "invoice.paid", "stripe-in_1", money, money, 1, CustomerRefs())
+    attribution = Attribution("user-1", "anna", AttributionRule.PROVIDER_CUSTOMER)
+    with_entry = sale_message(payment, attribution, entry=EventEntry("enqueued", "sale"))
+    assert json.loads(with_entry.to_json())["schema_version"] == 2
+    assert json.loads(sale_message(payment, attribution).to_json())["schema_version"] == 1

@@ -40,6 +40,9 @@ class RefusingClient:
 
     put_item = update_item = _write
 
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}  # nothing stored
+
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:

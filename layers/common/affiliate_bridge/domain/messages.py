@@ -1,10 +1,13 @@
 """The versioned message on TransactionsQueue: what the forwarder needs, nothing more.
 
-Schema version 1. A message is a *fact* about one payment (a sale, or a cumulative
+Schema versions 1 and 2. A message is a *fact* about one payment (a sale, or a cumulative
 reversal from one source); the forwarder folds facts into the payment's state, so the
 same fact twice, or facts out of order, end in the same transactions. Readers refuse a
 version they do not know rather than guess; the message then goes to the dead-letter
-queue with that reason, to be redriven after an upgrade.
+queue with that reason, to be redriven after an upgrade. Version 2 is a sale that
+carries its event's ledger entry (``EventEntry``): a forwarder of the version before
+would forward it and drop the entry, so it must refuse it instead; every other message
+stays version 1, which both read.
 
 The customer's email travels here (the affiliate API may create the customer with it);
 the queue is encrypted at rest and the email is never logged or stored in the table.
@@ -22,6 +25,8 @@ from affiliate_bridge.domain.referrals import Attribution
 from affiliate_bridge.errors import UnreadableMessage
 
 SCHEMA_VERSION = 1
+ENTRY_SCHEMA_VERSION = 2  # a message carrying its event's ledger entry
+READABLE_VERSIONS = (SCHEMA_VERSION, ENTRY_SCHEMA_VERSION)
 
 
 # A redriven message's attribute naming the first enqueue's message id (the ledger's).
@@ -97,8 +102,10 @@ class TransactionMessage:
         if not isinstance(body, dict):
             raise UnreadableMessage("message body is not a JSON object")
         version = body.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise UnreadableMessage(f"unknown schema_version {version!r} (this forwarder reads {SCHEMA_VERSION})")
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
+            raise UnreadableMessage(f"unknown schema_version {version!r} (this forwarder reads 1 and 2)")
+        if (version == ENTRY_SCHEMA_VERSION) != bool(body.get("entry")):
+            raise UnreadableMessage(f"schema_version {version} and the message's ledger entry do not go together")
         try:
             sale = SaleFacts(**body["sale"]) if body.get("sale") else None
             reversal = ReversalFacts(**body["reversal"]) if body.get("reversal") else None
@@ -118,6 +125,7 @@ class TransactionMessage:
                 alias_keys=tuple(str(key) for key in body.get("alias_keys") or ()),
                 observed=observed,
                 entry=entry,
+                schema_version=version,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
@@ -165,6 +173,7 @@ def sale_message(
     assert attribution.customer_key and attribution.partner_key and attribution.rule
     return TransactionMessage(
         entry=entry,
+        schema_version=SCHEMA_VERSION if entry is None else ENTRY_SCHEMA_VERSION,
         alias_keys=alias_keys(payment.provider, payment.payment_refs, payment.transaction_key),
         provider=payment.provider,
         event_id=payment.event_id,

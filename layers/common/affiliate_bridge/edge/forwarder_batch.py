@@ -47,16 +47,25 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base_seconds:
     return min(wanted, SQS_MAX_VISIBILITY_SECONDS)
 
 
+# Set on every dead letter (``_dead_letter``); SQS's own redrive (the console's "start
+# DLQ redrive") moves the letter back with it, where `dlq redrive` sets ORIGIN_MESSAGE_ID.
+SOURCE_MESSAGE_ID = "source_message_id"
+
+
+def _attribute(record: SQSRecord, name: str) -> str | None:
+    attribute = record.message_attributes[name]
+    return attribute.string_value if attribute is not None else None
+
+
 def _origin_message_id(record: SQSRecord) -> str:
-    attribute = record.message_attributes[ORIGIN_MESSAGE_ID]
-    origin = attribute.string_value if attribute is not None else None
-    return origin or record.message_id
+    """The id the webhook's enqueue got, however the message came back since."""
+    return _attribute(record, ORIGIN_MESSAGE_ID) or _attribute(record, SOURCE_MESSAGE_ID) or record.message_id
 
 
 def _first_receive(record: SQSRecord) -> bool:
     """The provider's delivery, as against SQS handing the message out again (a retry,
-    or a redrive from the dead-letter queue)."""
-    redriven = record.message_attributes[ORIGIN_MESSAGE_ID] is not None
+    or a redrive from the dead-letter queue, ours or SQS's own)."""
+    redriven = _origin_message_id(record) != record.message_id
     return int(record.attributes.approximate_receive_count or 1) == 1 and not redriven
 
 
@@ -210,7 +219,7 @@ class ForwarderBatch:
             "failed_at": {"DataType": "Number", "StringValue": str(int(time.time()))},
             # The id the webhook's enqueue got (the ledger's and explain's message id), kept
             # across redrives, so `dlq list` and `explain` name a dead letter the same way.
-            "source_message_id": {"DataType": "String", "StringValue": _origin_message_id(record)},
+            SOURCE_MESSAGE_ID: {"DataType": "String", "StringValue": _origin_message_id(record)},
         }
         if status is not None:
             attributes["failure_status"] = {"DataType": "Number", "StringValue": str(status)}

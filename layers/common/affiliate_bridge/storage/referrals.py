@@ -261,6 +261,7 @@ class ReferralsStore:
                     raise
                 stored = self._stored(referral.customer_key)
                 if platform_at_ms is not None and _applied_at(stored) >= platform_at_ms:
+                    self._unlock(referral.customer_key, guard_values)
                     self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
                     return ReferralOutcome.STALE, existing
                 continue  # another change took the lock: ours starts again
@@ -275,6 +276,10 @@ class ReferralsStore:
         ``customer.created`` arriving after it cannot bring the customer back. The
         aliases' copies of its partner go first.
         """
+        stored = self._stored(customer_key)
+        if _applied_at(stored) > platform_at_ms:  # stale: nothing to lock or take off
+            self._record_stale(customer_key, source, platform_at_ms, stored)
+            return ReferralOutcome.STALE
         for _ in range(_CHANGE_ATTEMPTS):
             guard, guard_values = self._withdraw_copies(customer_key)
             try:
@@ -297,6 +302,7 @@ class ReferralsStore:
                     raise
                 stored = self._stored(customer_key)
                 if _applied_at(stored) > platform_at_ms:
+                    self._unlock(customer_key, guard_values)
                     self._record_stale(customer_key, source, platform_at_ms, stored)
                     return ReferralOutcome.STALE
                 continue  # another change took the lock, or created the customer: again
@@ -454,6 +460,25 @@ class ReferralsStore:
                 if not is_conditional_failure(exc):
                     raise
         return f"{_COPIES_LOCKED} = :lock", {":lock": {"S": token}}
+
+    def _unlock(self, customer_key: str, guard_values: Mapping[str, Any]) -> None:
+        """A change that turned out stale changed nothing: its lock goes, if still its
+        own, so the customer's aliases get copies again. (After a crash it stays, and
+        they are read the long way until the next change.)"""
+        if ":lock" not in guard_values:
+            return
+        try:
+            retrying_conflicts(
+                self._client.update_item,
+                TableName=self._table,
+                Key=key(keys.referral(customer_key)),
+                UpdateExpression=f"REMOVE {_COPIES_LOCKED}",
+                ConditionExpression=f"{_COPIES_LOCKED} = :lock",
+                ExpressionAttributeValues={":lock": guard_values[":lock"]},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
 
     def find_customer_key(self, kind: str, value: str) -> str | None:
         response = self._client.get_item(TableName=self._table, Key=key(keys.alias(kind, value)), ConsistentRead=True)
