@@ -19,6 +19,9 @@ from typing import Any
 from affiliate_bridge_dev.lambda_events import FakeLambdaContext, sqs_event
 
 Handler = Callable[[dict[str, Any], Any], Any]
+# The longest a poller holds a batch back for webhooks being answered, and how often it looks.
+MAX_YIELD_SECONDS = 1.0
+YIELD_POLL_SECONDS = 0.01
 
 
 @dataclass
@@ -38,7 +41,10 @@ class EventSourceMapping:
         batching_window_seconds: float = 0.0,
         function_name: str = "ForwarderFunction",
         function_timeout_seconds: int = 30,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
+        """``yield_to``: run_forever waits while it is true (up to MAX_YIELD_SECONDS before
+        each batch), as ``make run`` does while webhooks are being answered."""
         self._sqs = sqs
         self._queue_url = queue_url
         self._handler = handler
@@ -46,6 +52,7 @@ class EventSourceMapping:
         self._window = batching_window_seconds
         self._function_name = function_name
         self._timeout = function_timeout_seconds
+        self._yield_to = yield_to
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         self._queue_arn = attributes["QueueArn"]
 
@@ -66,10 +73,12 @@ class EventSourceMapping:
                 break
         return messages
 
-    def poll_once(self, wait_seconds: int = 0) -> BatchResult:
+    def poll_once(self, wait_seconds: int = 0, stop: threading.Event | None = None) -> BatchResult:
         messages = self._receive(wait_seconds)
         if not messages:
             return BatchResult()
+        if stop is not None:
+            self._wait_for_quiet(stop)  # a long poll may have returned in the middle of a burst
         event = sqs_event(messages, self._queue_arn)
         context = FakeLambdaContext(self._function_name, self._timeout)
         try:
@@ -85,6 +94,18 @@ class EventSourceMapping:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
         return BatchResult(received=len(messages), failed=len(failed_ids))
+
+    def _wait_for_quiet(self, stop: threading.Event) -> None:
+        """In AWS the forwarder runs on its own CPU; on one machine its calls to the
+        embedded AWS take the cores from the webhooks, whose callers are waiting (the
+        forwarder's caller is a queue). So the local poller holds its next batch while a
+        webhook is being answered, never longer than MAX_YIELD_SECONDS at a time: under
+        a steady stream of webhooks the queue still drains."""
+        if self._yield_to is None:
+            return
+        deadline = time.monotonic() + MAX_YIELD_SECONDS
+        while self._yield_to() and time.monotonic() < deadline and not stop.is_set():
+            time.sleep(YIELD_POLL_SECONDS)
 
     def drain(self, timeout_seconds: float = 30.0, idle_polls: int = 2) -> list[BatchResult]:
         """Poll until the queue is empty (nothing visible or in flight) or time runs out."""
@@ -110,7 +131,8 @@ class EventSourceMapping:
 
     def run_forever(self, stop: threading.Event, wait_seconds: int = 1) -> None:
         while not stop.is_set():
+            self._wait_for_quiet(stop)
             try:
-                self.poll_once(wait_seconds)
+                self.poll_once(wait_seconds, stop)
             except Exception:  # keep polling like the managed poller does; errors are logged by handlers
                 time.sleep(1)

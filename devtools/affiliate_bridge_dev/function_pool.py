@@ -203,6 +203,12 @@ class FunctionPool:
             self._release(worker)
 
     @property
+    def busy(self) -> bool:
+        """An invocation is running (one waiting for an environment means all are)."""
+        with self._ready:
+            return self._count > len(self._idle)
+
+    @property
     def stats(self) -> dict[str, int]:
         with self._ready:
             return {"workers": self._count, "idle": len(self._idle), "cold_starts": self._cold_starts}

@@ -134,6 +134,7 @@ class LocalStack:
             lambda event, context: forwarder.invoke(event, (context.function_name, forwarder.timeout_seconds)),
             batch_size=self.resources.batch_size,
             function_timeout_seconds=int(forwarder.timeout_seconds),
+            yield_to=lambda: any(pool.busy for name, pool in self.pools.items() if name != "forwarder"),
         )
         # Lambda's pollers for a FIFO queue: up to MaximumConcurrency batches at once, never
         # two of one message group (SQS holds a group back while a batch of it is in flight).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -103,3 +104,18 @@ def test_a_background_pool_runs_its_environments_at_a_lower_cpu_priority(
     normal = os.getpriority(os.PRIO_PROCESS, foreground.invoke({}, ("stripe_webhook", 10))["pid"])
     assert normal == os.getpriority(os.PRIO_PROCESS, 0)
     assert low == min(normal + BACKGROUND_NICENESS, 19)
+
+
+def test_a_pool_is_busy_exactly_while_an_invocation_runs(pools: list[FunctionPool], context: Any) -> None:
+    """What `make run`'s SQS poller looks at before it takes a batch (poller yields)."""
+    pool = pool_of(pools, context, "slow")
+    pool.warm()
+    assert not pool.busy
+    with ThreadPoolExecutor(1) as executor:
+        running = executor.submit(pool.invoke, {"seconds": 0.5}, ("f", 5))
+        deadline = time.monotonic() + 5
+        while not pool.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.busy
+        running.result()
+    assert not pool.busy
