@@ -103,3 +103,31 @@ def test_a_letter_moved_back_by_sqs_own_redrive_keeps_the_entry_s_id_and_deliver
     assert entry is not None
     assert entry["message_id"] == first["message_id"] and entry["deliveries"]["N"] == "1"
     assert len(bridge.active_transactions()) == 1
+
+
+def test_a_letter_the_queue_dead_lettered_and_sqs_moved_back_keeps_the_first_entry(bridge: Bridge) -> None:
+    """Found in review: a message that failed MaxReceiveCount times is moved to the
+    dead-letter queue by SQS itself, with no attribute of ours, and SQS's redrive brings
+    it back under a new id: the entry keeps the first message's id and one delivery."""
+    event = _sale(bridge)
+    bridge.inject_fault(503, 3)  # every receive until the queue gives up on it
+    bridge.drain()
+    first = _entry(bridge, event["id"])
+    assert first is not None and first["deliveries"]["N"] == "1"
+    letters = bridge.sqs.receive_message(
+        QueueUrl=bridge.resources.dead_letter_queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
+    ).get("Messages", [])
+    assert len(letters) == 1, letters
+    (letter,) = letters
+    bridge.sqs.send_message(
+        QueueUrl=bridge.resources.queue_url,
+        MessageBody=letter["Body"],
+        MessageGroupId=letter["Attributes"]["MessageGroupId"],
+        MessageDeduplicationId="moved-back-by-sqs",
+    )
+    bridge.sqs.delete_message(QueueUrl=bridge.resources.dead_letter_queue_url, ReceiptHandle=letter["ReceiptHandle"])
+    bridge.drain()
+    entry = _entry(bridge, event["id"])
+    assert entry is not None
+    assert entry["message_id"] == first["message_id"] and entry["deliveries"]["N"] == "1"
+    assert len(bridge.active_transactions()) == 1

@@ -279,3 +279,29 @@ def test_a_stale_deletion_takes_no_copy_off_and_leaves_no_lock(dynamodb: tuple[A
     ):
         item = client.get_item(TableName=table, Key={"pk": {"S": where.pk}, "sk": {"S": where.sk}})["Item"]
         assert item["partner_key"] == {"S": "p1"}, item
+
+
+def test_an_older_deletion_landing_after_a_newer_creation_was_refused_does_not_win(
+    dynamodb: tuple[Any, str],
+) -> None:
+    """Found in review (older than the copies): the platform's customer.created at 100
+    (partner p2) is refused while p1 is in force; its deletion at 50 lands before the
+    creation looks again. The newest word is the creation: it is created, not answered
+    `unchanged` over a tombstone (whose clock would then refuse its retry as stale)."""
+    client, table = dynamodb
+    prefix = f"pc{next(_RUNS)}-"
+    plain = ReferralsStore(client, table)
+    plain.put_referral(Referral(prefix + "c1", "p1", prefix + "a@example.com"), platform_at_ms=10)
+
+    def older_deletion() -> None:
+        assert plain.mark_deleted(prefix + "c1", 50, "platform").value == "deleted"
+
+    racing = ReferralsStore(Interrupting(client, 1, older_deletion), table)  # after the refused write
+    outcome, current = racing.put_referral(Referral(prefix + "c1", "p2", prefix + "a@example.com"), platform_at_ms=100)
+    assert (outcome.value, current.partner_key) == ("created", "p2")
+    found = plain.find_referral(prefix + "c1")
+    assert found is not None and found.partner_key == "p2"
+    retry, _ = plain.put_referral(Referral(prefix + "c1", "p2", prefix + "a@example.com"), platform_at_ms=100)
+    assert retry.value == "unchanged"
+    assert_copies_true(client, table, prefix)
+    _agree(plain, prefix)

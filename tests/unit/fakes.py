@@ -200,8 +200,18 @@ class MemoryLedger:
     attempts: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
     def record_event(
-        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
+        self,
+        provider: str,
+        event_id: str,
+        event_type: str,
+        outcome: str,
+        count_delivery: bool = True,
+        only_for_message: str | None = None,
+        **detail: object,
     ) -> None:
+        current = self.events.get((provider, event_id), {})
+        if only_for_message is not None and current.get("message_id") not in (None, only_for_message):
+            return
         self.events[(provider, event_id)] = {"event_type": event_type, "outcome": outcome, **detail}
 
     def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None:

@@ -33,7 +33,14 @@ class EventLedger(Protocol):
     """The explainable record of what was decided for each provider event."""
 
     def record_event(
-        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: object
+        self,
+        provider: str,
+        event_id: str,
+        event_type: str,
+        outcome: str,
+        count_delivery: bool = True,
+        only_for_message: str | None = None,
+        **detail: object,
     ) -> None: ...
 
     def record_rejection(self, provider: str, event_id: str, event_type: str, reason: str) -> None: ...

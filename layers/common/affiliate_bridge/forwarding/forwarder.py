@@ -63,7 +63,9 @@ class Forwarder:
         """Write the ledger entry the webhook left in the message, before anything else is
         done with it: a message that ends in the dead-letter queue is explained too. Every
         receive writes it again (the same values: a crash before the write loses nothing);
-        only the first counts as the provider's delivery."""
+        only the first counts as the provider's delivery. An entry that names another
+        message already stays: SQS's own redrive of a letter the queue moved to the
+        dead-letter queue gives it a new id and no trace of the old one."""
         entry = message.entry
         if entry is None or self.events is None:
             return
@@ -73,6 +75,7 @@ class Forwarder:
             message.event_type,
             entry.outcome,
             count_delivery=first_receive,
+            only_for_message=message_id,
             transaction_key=message.transaction_key,
             message_id=message_id,
             reason=entry.reason,

@@ -28,10 +28,20 @@ class Ledger:
         self._ttl_seconds = ttl_days * 86_400
 
     def record_event(
-        self, provider: str, event_id: str, event_type: str, outcome: str, count_delivery: bool = True, **detail: Any
+        self,
+        provider: str,
+        event_id: str,
+        event_type: str,
+        outcome: str,
+        count_delivery: bool = True,
+        only_for_message: str | None = None,
+        **detail: Any,
     ) -> None:
         """Upsert the event's entry. ``count_delivery`` is False when the bridge itself
-        revisits an event (late attribution), not the provider delivering it again."""
+        revisits an event (late attribution), not the provider delivering it again.
+        ``only_for_message``: written only while the entry names no queue message or
+        this one (the forwarder's write: a message SQS moved back under a new id, or a
+        later copy of the same event, leaves the first one's entry as it is)."""
         now = int(time.time())
         values: dict[str, Any] = {
             "event_type": event_type,
@@ -42,17 +52,26 @@ class Ledger:
             **{k: v for k, v in detail.items() if v is not None and v != ()},
         }
         sets, names, placeholders = assignments(values)
-        self._client.update_item(
-            TableName=self._table,
-            Key=key(keys.event(provider, event_id)),
-            UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                **placeholders,
-                ":now": {"N": str(now)},
-                ":one": {"N": "1" if count_delivery else "0"},
-            },
-        )
+        condition: dict[str, Any] = {}
+        if only_for_message is not None:
+            condition["ConditionExpression"] = "attribute_not_exists(message_id) OR message_id = :message"
+            placeholders[":message"] = {"S": only_for_message}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(keys.event(provider, event_id)),
+                UpdateExpression=f"SET {sets}, first_seen_at = if_not_exists(first_seen_at, :now) ADD deliveries :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **placeholders,
+                    ":now": {"N": str(now)},
+                    ":one": {"N": "1" if count_delivery else "0"},
+                },
+                **condition,
+            )
+        except Exception as exc:
+            if only_for_message is None or not is_conditional_failure(exc):
+                raise
 
     def has_sale(self, transaction_key: str) -> bool:
         """Asked only for a reversal, so its reply can say when no sale matched it: the

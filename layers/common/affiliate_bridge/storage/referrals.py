@@ -133,6 +133,13 @@ def _fill_from_copies(items: dict[keys.Key, dict[str, Any] | None]) -> None:
             items[copied[0]] = copied[1]
 
 
+def _pause_before(attempt: int) -> None:
+    """A random wait before a change starts again: two changes of one referral that keep
+    taking each other's lock fall out of step instead of both giving up."""
+    if attempt:
+        time.sleep(_BATCH_BACKOFF_SECONDS * attempt * int.from_bytes(os.urandom(2), "big") / 65_535)
+
+
 class ConcurrentChange(RuntimeError):
     """Other changes of the same referral kept taking its lock: answered 5xx, and the
     sender's retry finds them done."""
@@ -180,21 +187,29 @@ class ReferralsStore:
         }
         order = "" if platform_at_ms is None else " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
         order_values = {} if platform_at_ms is None else {":at": {"N": str(platform_at_ms)}}
-        try:
-            retrying_conflicts(
-                self._client.put_item,
-                TableName=self._table,
-                Item=to_item(values),
-                ConditionExpression=f"({NO_REFERRAL_IN_FORCE}){order}",
-                ExpressionAttributeValues={":true": {"BOOL": True}, **order_values},
-            )
-            outcome, current = ReferralOutcome.CREATED, referral
-        except Exception as exc:
-            if not is_conditional_failure(exc):
-                raise
-            outcome, current = self._over_existing(referral, values, last_touch, platform_at_ms)
+        for attempt in range(_CHANGE_ATTEMPTS + 1):
+            if attempt == _CHANGE_ATTEMPTS:
+                raise ConcurrentChange(referral.customer_key)
+            try:
+                retrying_conflicts(
+                    self._client.put_item,
+                    TableName=self._table,
+                    Item=to_item(values),
+                    ConditionExpression=f"({NO_REFERRAL_IN_FORCE}){order}",
+                    ExpressionAttributeValues={":true": {"BOOL": True}, **order_values},
+                )
+                outcome, current = ReferralOutcome.CREATED, referral
+                break
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+            over = self._over_existing(referral, values, last_touch, platform_at_ms)
+            if over is None:
+                continue  # deleted since our write was refused, by an older delivery: create it
+            outcome, current = over
             if outcome in (ReferralOutcome.STALE, ReferralOutcome.CONFLICT):
                 return outcome, current
+            break
         aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
         if referral.email:
             aliases.insert(0, (EMAIL, email_hash(referral.email)))
@@ -204,18 +219,22 @@ class ReferralsStore:
 
     def _over_existing(
         self, referral: Referral, values: dict[str, Any], last_touch: bool, platform_at_ms: int | None
-    ) -> tuple[ReferralOutcome, Referral]:
+    ) -> tuple[ReferralOutcome, Referral] | None:
         """The customer is known (or a newer platform delivery was applied): stale,
-        unchanged, moved by last touch, or a first-touch conflict."""
+        unchanged, moved by last touch, or a first-touch conflict. None when no referral
+        is in force any more and this delivery is not older than what the item reflects
+        (a deletion came between the refused write and this look): the caller creates it."""
         stored = self._stored(referral.customer_key)
         if platform_at_ms is not None and stored is not None and _newer_applied(stored, platform_at_ms):
             self._record_stale(referral.customer_key, referral.source, platform_at_ms, stored)
             return ReferralOutcome.STALE, self.find_referral(referral.customer_key) or referral
         existing = self.find_referral(referral.customer_key)
-        if existing is None or existing.partner_key == referral.partner_key:
+        if existing is None:
+            return None
+        if existing.partner_key == referral.partner_key:
             if platform_at_ms is not None:
                 self._advance_platform_time(referral.customer_key, platform_at_ms)
-            return ReferralOutcome.UNCHANGED, existing or referral
+            return ReferralOutcome.UNCHANGED, existing
         if last_touch:
             return self._replace(referral, values, existing, platform_at_ms)
         if platform_at_ms is not None:
@@ -240,7 +259,8 @@ class ReferralsStore:
         """Last touch: the new partner replaces the old, unless a newer platform delivery
         was applied between our read and this write. No alias may go on naming the old
         partner: their copies go first (the new item has neither copies nor lock)."""
-        for _ in range(_CHANGE_ATTEMPTS):
+        for attempt in range(_CHANGE_ATTEMPTS):
+            _pause_before(attempt)
             guard, guard_values = self._withdraw_copies(referral.customer_key)
             order, order_values = "", {}
             if platform_at_ms is not None:
@@ -280,7 +300,8 @@ class ReferralsStore:
         if _applied_at(stored) > platform_at_ms:  # stale: nothing to lock or take off
             self._record_stale(customer_key, source, platform_at_ms, stored)
             return ReferralOutcome.STALE
-        for _ in range(_CHANGE_ATTEMPTS):
+        for attempt in range(_CHANGE_ATTEMPTS):
+            _pause_before(attempt)
             guard, guard_values = self._withdraw_copies(customer_key)
             try:
                 previous = retrying_conflicts(
