@@ -76,14 +76,9 @@ def test_a_refused_entry_write_keeps_the_message_and_calls_nothing(
     assert bridge.sandbox_state()["transactions"] == {}
 
 
-def test_a_letter_moved_back_by_sqs_own_redrive_keeps_the_entry_s_id_and_delivery_count(bridge: Bridge) -> None:
-    """SQS's own redrive (the console's, not `dlq redrive`) moves the letter back with its
-    attributes under a new message id: the entry keeps the enqueue's id and one delivery."""
-    event = _sale(bridge)
-    bridge.inject_fault(422, 1)
-    bridge.drain()
-    first = _entry(bridge, event["id"])
-    assert first is not None
+def _moved_back_by_sqs(bridge: Bridge) -> None:
+    """SQS's own redrive: the dead letter goes back to the queue under a new message id,
+    with the attributes it had in the dead-letter queue."""
     (letter,) = bridge.sqs.receive_message(
         QueueUrl=bridge.resources.dead_letter_queue_url,
         MessageAttributeNames=["All"],
@@ -94,38 +89,30 @@ def test_a_letter_moved_back_by_sqs_own_redrive_keeps_the_entry_s_id_and_deliver
         QueueUrl=bridge.resources.queue_url,
         MessageBody=letter["Body"],
         MessageGroupId=letter["Attributes"]["MessageGroupId"],
-        MessageDeduplicationId="moved-by-sqs",
-        MessageAttributes=letter["MessageAttributes"],
+        MessageDeduplicationId="moved-back-by-sqs",
+        MessageAttributes=letter.get("MessageAttributes", {}),
     )
     bridge.sqs.delete_message(QueueUrl=bridge.resources.dead_letter_queue_url, ReceiptHandle=letter["ReceiptHandle"])
-    bridge.drain()
-    entry = _entry(bridge, event["id"])
-    assert entry is not None
-    assert entry["message_id"] == first["message_id"] and entry["deliveries"]["N"] == "1"
-    assert len(bridge.active_transactions()) == 1
 
 
-def test_a_letter_the_queue_dead_lettered_and_sqs_moved_back_keeps_the_first_entry(bridge: Bridge) -> None:
-    """Found in review: a message that failed MaxReceiveCount times is moved to the
-    dead-letter queue by SQS itself, with no attribute of ours, and SQS's redrive brings
-    it back under a new id: the entry keeps the first message's id and one delivery."""
+@pytest.mark.parametrize(
+    ("fault", "dead_lettered_by"),
+    [
+        ((422, 1), "the forwarder (a refusal: the letter carries source_message_id)"),
+        ((503, 3), "the queue (MaxReceiveCount retries: the letter carries nothing of ours)"),
+    ],
+)
+def test_a_letter_sqs_moved_back_keeps_the_first_entry_and_one_delivery(
+    bridge: Bridge, fault: tuple[int, int], dead_lettered_by: str
+) -> None:
+    """Found in review: SQS's own redrive (the console's, not `dlq redrive`) brings a
+    letter back under a new id; the entry keeps the enqueue's id and one delivery."""
     event = _sale(bridge)
-    bridge.inject_fault(503, 3)  # every receive until the queue gives up on it
+    bridge.inject_fault(*fault)
     bridge.drain()
     first = _entry(bridge, event["id"])
-    assert first is not None and first["deliveries"]["N"] == "1"
-    letters = bridge.sqs.receive_message(
-        QueueUrl=bridge.resources.dead_letter_queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
-    ).get("Messages", [])
-    assert len(letters) == 1, letters
-    (letter,) = letters
-    bridge.sqs.send_message(
-        QueueUrl=bridge.resources.queue_url,
-        MessageBody=letter["Body"],
-        MessageGroupId=letter["Attributes"]["MessageGroupId"],
-        MessageDeduplicationId="moved-back-by-sqs",
-    )
-    bridge.sqs.delete_message(QueueUrl=bridge.resources.dead_letter_queue_url, ReceiptHandle=letter["ReceiptHandle"])
+    assert first is not None and first["deliveries"]["N"] == "1", dead_lettered_by
+    _moved_back_by_sqs(bridge)
     bridge.drain()
     entry = _entry(bridge, event["id"])
     assert entry is not None
