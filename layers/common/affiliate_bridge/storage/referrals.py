@@ -187,9 +187,7 @@ class ReferralsStore:
         }
         order = "" if platform_at_ms is None else " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
         order_values = {} if platform_at_ms is None else {":at": {"N": str(platform_at_ms)}}
-        for attempt in range(_CHANGE_ATTEMPTS + 1):
-            if attempt == _CHANGE_ATTEMPTS:
-                raise ConcurrentChange(referral.customer_key)
+        for _ in range(_CHANGE_ATTEMPTS):
             try:
                 retrying_conflicts(
                     self._client.put_item,
@@ -210,6 +208,8 @@ class ReferralsStore:
             if outcome in (ReferralOutcome.STALE, ReferralOutcome.CONFLICT):
                 return outcome, current
             break
+        else:
+            raise ConcurrentChange(referral.customer_key)
         aliases = [(provider_customer_kind(provider), value) for provider, value in referral.provider_customer_ids]
         if referral.email:
             aliases.insert(0, (EMAIL, email_hash(referral.email)))
@@ -259,15 +259,13 @@ class ReferralsStore:
         """Last touch: the new partner replaces the old, unless a newer platform delivery
         was applied between our read and this write. No alias may go on naming the old
         partner: their copies go first (the new item has neither copies nor lock)."""
+        order, order_values = "", {}
+        if platform_at_ms is not None:
+            order = " AND (attribute_not_exists(platform_at) OR platform_at < :at)"
+            order_values = {":at": {"N": str(platform_at_ms)}}
         for attempt in range(_CHANGE_ATTEMPTS):
             _pause_before(attempt)
             guard, guard_values = self._withdraw_copies(referral.customer_key)
-            order, order_values = "", {}
-            if platform_at_ms is not None:
-                order, order_values = (
-                    " AND (attribute_not_exists(platform_at) OR platform_at < :at)",
-                    {":at": {"N": str(platform_at_ms)}},
-                )
             try:
                 retrying_conflicts(
                     self._client.put_item,
