@@ -2,7 +2,8 @@
 
 * a burst: 200 referred webhooks from 16 clients with keep-alive, accepted per second,
   against the same clients asking ``GET /health`` (the HTTP doorway alone) as the floor;
-  every commission must then arrive once, or the figure is not printed;
+  every commission must then arrive once, or the figure is not printed; then 200 first
+  sales of customers referred by email only (each learns its customer id);
 * a stall: the affiliate API holds the forwarder's call for 8 s, and a webhook sent
   meanwhile is timed, against the same webhook with nothing stalled.
 """
@@ -101,7 +102,12 @@ class Clients:
         return time.perf_counter() - began
 
     def refer(self, n: int) -> None:
-        body = {"customer_key": f"b{n}", "partner_key": "p", "stripe_customer_id": f"cus_b{n}"}
+        self._refer({"customer_key": f"b{n}", "partner_key": "p", "stripe_customer_id": f"cus_b{n}"})
+
+    def refer_by_email(self, n: int) -> None:
+        self._refer({"customer_key": f"e{n}", "partner_key": "p", "email": f"e{n}@example.com"})
+
+    def _refer(self, body: dict[str, str]) -> None:
         answer = self.session().post(
             f"{self.base}/referrals", json=body, headers={"authorization": f"Bearer {TOKEN}"}, timeout=60
         )
@@ -127,11 +133,18 @@ def burst_and_stall() -> dict[str, float]:
                 s.event("invoice.paid", s.invoice(amount_paid=1000 + n, customer=f"cus_b{n}")) for n in range(BURST)
             ]
             accepted = _rate(pool, clients.stripe, events)
-        deadline = time.monotonic() + 120
-        while len(sandbox.state.active_transactions()) < BURST and time.monotonic() < deadline:
-            time.sleep(0.2)
-        created = [r["body"].get("key") for r in sandbox.state.requests if r["path"] == "/v1/transactions"]
-        assert len(created) == len(set(created)) == BURST, f"{len(set(created))} of {BURST} arrived once"
+            _arrived_once(sandbox, BURST)
+            # First sales by email: each learns its customer id in a transaction.
+            list(pool.map(clients.refer_by_email, range(BURST)))
+            by_email = [
+                s.event(
+                    "invoice.paid",
+                    s.invoice(amount_paid=1000 + n, customer=f"cus_e{n}", email=f"e{n}@example.com"),
+                )
+                for n in range(BURST)
+            ]
+            accepted_by_email = _rate(pool, clients.stripe, by_email)
+            _arrived_once(sandbox, 2 * BURST)
         # The stall: the API holds the next call for 8 s; webhooks keep being answered.
         clients.refer(BURST)
         quiet = statistics.median(clients.stripe(_sale(BURST)) for _ in range(5))
@@ -143,10 +156,20 @@ def burst_and_stall() -> dict[str, float]:
         "accepted_per_s": accepted,
         "health_per_s": floor,
         "ratio": accepted / floor,
+        "accepted_by_email_per_s": accepted_by_email,
+        "by_email_ratio": accepted_by_email / floor,
         "webhook_ms": quiet * 1000,
         "stalled_webhook_ms": stalled * 1000,
         "stall_ratio": stalled / quiet,
     }
+
+
+def _arrived_once(sandbox: SandboxServer, expected: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(sandbox.state.active_transactions()) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    created = [r["body"].get("key") for r in sandbox.state.requests if r["path"] == "/v1/transactions"]
+    assert len(created) == len(set(created)) == expected, f"{len(set(created))} of {expected} arrived once"
 
 
 def _sale(n: int) -> dict[str, Any]:

@@ -191,8 +191,8 @@ def applied() -> bool:
 
 
 def apply() -> None:
-    """Install the four patches, ``moto_request_speedups``'s five and
-    ``moto_update_speedups`` (idempotent); call before moto handles a request."""
+    """Install the four patches, ``moto_request_speedups``'s, ``moto_update_speedups``'s
+    and ``moto_transaction_speedups``'s (idempotent); call before moto handles a request."""
     global _APPLIED
     if _APPLIED:
         return
@@ -200,7 +200,7 @@ def apply() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.models import Queue, SQSBackend
 
-    from affiliate_bridge_dev import moto_request_speedups, moto_update_speedups
+    from affiliate_bridge_dev import moto_request_speedups, moto_transaction_speedups, moto_update_speedups
 
     install(Queue, "attributes", property(LazyQueueAttributes))
     install(Table, "query", _partition_query(Table.query))
@@ -209,6 +209,7 @@ def apply() -> None:
     install(SQSBackend, "receive_message", _one_receive_at_a_time(SQSBackend.receive_message))
     moto_request_speedups.apply()
     moto_update_speedups.apply()
+    moto_transaction_speedups.apply()
     _APPLIED = True
 
 
