@@ -114,6 +114,7 @@ def _answers(items: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
                 },
             )
         )
+        answers.extend(_conditional_writes(app, key, item))
     answers.append(
         _call(
             app,
@@ -121,11 +122,80 @@ def _answers(items: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
             {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}},
         )
     )
+    answers.append(
+        _call(
+            app,
+            "Query",
+            {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p",
+                "FilterExpression": "attribute_exists(#f) AND n2 > :zero",
+                "ExpressionAttributeNames": {"#f": "f"},
+                "ExpressionAttributeValues": {":p": {"S": "p"}, ":zero": {"N": "0"}},
+            },
+        )
+    )
     answers.append(_call(app, "Scan", {"TableName": "t"}))
     if keys:
         answers.append(_call(app, "BatchGetItem", {"RequestItems": {"t": {"Keys": keys[:3]}}}))
         answers.append(_call(app, "DeleteItem", {"TableName": "t", "Key": keys[0], "ReturnValues": "ALL_OLD"}))
     answers.append(_call(app, "GetItem", {"TableName": "missing", "Key": {"pk": {"S": "p"}}}))  # an error
+    return answers
+
+
+def _conditional_writes(app: Any, key: dict[str, Any], item: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The same conditions again and again, with the same and with other values, met,
+    failed and malformed: a remembered condition must decide as a fresh one does."""
+    answers = []
+    for value in (item.get("a", {"S": "x"}), {"S": "x"}, item.get("a", {"S": "x"})):
+        answers.append(
+            _call(
+                app,
+                "UpdateItem",
+                {
+                    "TableName": "t",
+                    "Key": key,
+                    "UpdateExpression": "ADD n3 :one",
+                    "ConditionExpression": "a = :v AND NOT attribute_exists(#gone)",
+                    "ExpressionAttributeNames": {"#gone": "gone"},
+                    "ExpressionAttributeValues": {":v": value, ":one": {"N": "1"}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                },
+            )
+        )
+        answers.append(
+            _call(
+                app,
+                "TransactWriteItems",
+                {
+                    "TransactItems": [
+                        {
+                            "Update": {
+                                "TableName": "t",
+                                "Key": key,
+                                "UpdateExpression": "SET g = :v",
+                                "ConditionExpression": "attribute_not_exists(#g) OR #g = :v",
+                                "ExpressionAttributeNames": {"#g": "g"},
+                                "ExpressionAttributeValues": {":v": value},
+                            }
+                        },
+                        {
+                            "ConditionCheck": {
+                                "TableName": "t",
+                                "Key": {"pk": {"S": "p"}, "sk": {"S": "none"}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                },
+            )
+        )
+    for _ in range(2):  # moto's app raises on a malformed condition (its server answers 500)
+        try:
+            _call(app, "PutItem", {"TableName": "t", "Item": key, "ConditionExpression": "a = = :v",
+                                   "ExpressionAttributeValues": {":v": {"S": "x"}}})  # fmt: skip
+        except ValueError as refused:
+            answers.append(("raised", str(refused).encode()))
     return answers
 
 
@@ -200,13 +270,27 @@ def _name_converters() -> tuple[Any, ...]:
     return tuple(m.camelcase_to_underscores for m in (moto.core.utils, moto.core.responses, moto.sqs.models))
 
 
+def _condition_parsers() -> tuple[Any, ...]:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    return (ConditionExpressionParser.parse,)
+
+
 def test_the_patches_are_installed_and_taken_back() -> None:
-    before = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters())
+    def installed() -> tuple[Any, ...]:
+        return (
+            BaseJSONSerializer._serialize_type_structure,
+            ast_nodes.Node.find_clauses,
+            *_name_converters(),
+            *_condition_parsers(),
+        )
+
+    before = installed()
     moto_speedups.apply()
-    after = (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters())
+    after = installed()
     assert all(patched is not original for patched, original in zip(after, before, strict=True))
     moto_speedups.remove()
-    assert (BaseJSONSerializer._serialize_type_structure, ast_nodes.Node.find_clauses, *_name_converters()) == before
+    assert installed() == before
     from moto.dynamodb.parsing.validators import ActionCountValidator
 
     assert "traverse" not in vars(ActionCountValidator)  # inherited again, not left as a copy
