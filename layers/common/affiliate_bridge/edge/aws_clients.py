@@ -6,7 +6,8 @@ session here looks in ``aws_models`` first, which holds those two models cut dow
 calls some function's IAM policy in the template grants (generated from the pinned
 botocore by ``scripts/trim-aws-models``; tests check they are current and describe every
 kept call as the full models do). Every other model, file and service (STS for assumed
-roles, Secrets Manager, X-Ray, paginators, endpoint rules) loads from botocore as usual.
+roles, Secrets Manager, X-Ray, paginators, endpoint rules) loads from botocore as usual,
+but for the endpoint data (below).
 A call no function is granted has no method on these clients, so it fails at once, in
 tests too; which function may make which call is test_least_privilege's to prove.
 DynamoDB's opt-in endpoint discovery (``AWS_ENDPOINT_DISCOVERY_ENABLED``) needs the
@@ -14,7 +15,13 @@ ungranted ``DescribeEndpoints`` and stays off.
 
 botocore also confirms each service name by walking the ~400 service directories it
 ships, once per kind of model (about 14 ms each, twice per cold start); for these two
-names the loader answers without the walk.
+names the loader answers without the walk. And every session parses botocore's
+``endpoints.json`` (1.25 MB, every service of every partition: 16 ms) for its legacy
+endpoint resolver; ``aws_models/endpoints.json`` is that file with every partition but
+only these two services (16 KB), which is all a session that builds no other client
+reads. It counts as botocore's bundled data, so the endpoint rule sets decide each URL
+as they do with the full file (tests compare the URLs and signing scopes of both in
+every region).
 
 The clients send a User-Agent fixed when they are built (``USER_AGENT``, botocore's
 documented ``Config(user_agent=...)``). Left to itself botocore rebuilds its header twice
@@ -79,6 +86,12 @@ class _TrimmedModelsFirst(Loader):  # type: ignore[misc]
 
     def list_available_services(self, type_name: str) -> Sequence[str]:
         return _ServiceNames(lambda: list(super(_TrimmedModelsFirst, self).list_available_services(type_name)))
+
+    def is_builtin_path(self, path: str) -> bool:
+        """Our ``endpoints.json`` is botocore's own, cut: treated as bundled, so endpoints
+        resolve through the rule sets exactly as with the full file (botocore hands a
+        custom file's legacy answer to the rule sets instead)."""
+        return path == str(MODELS_DIR / "endpoints") or bool(super().is_builtin_path(path))
 
 
 def session() -> boto3.Session:
