@@ -45,7 +45,10 @@ call before and after.
   transaction three times per operation: 25 % of moto's CPU under a burst of first sales
   by email. The tree, and the names and values the parser notes as found, are a pure
   function of the expression, its names and its values, and evaluating a tree changes
-  nothing in it, so they are remembered by those three (the last 1,024). An expression
+  nothing in it, so they are remembered by those three (the last 1,024, each with values
+  of at most 4,096 characters, so memory stays bounded). The tree is
+  parsed from a copy of the values: it would otherwise share a set with an item the same
+  request stores (``SET s = :s``), which a later ``ADD`` changes in place. An expression
   moto refuses is not remembered, so it is refused again, with moto's error.
 
 ``tests/unit/devtools/test_moto_request_speedups.py`` checks each: the same bytes for
@@ -55,6 +58,7 @@ every response of a set of recorded-shape and generated requests, with and witho
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 from typing import Any
 
@@ -62,6 +66,7 @@ from affiliate_bridge_dev.moto_patching import install
 
 ITEM_SIZE_LIMIT = 405_000  # moto's, in LimitedSizeDict.__setitem__
 CONDITIONS_REMEMBERED = 1024
+CONDITION_VALUES_REMEMBERED = 4096  # characters of the values' text: large ones are parsed each time
 _PLAIN_SCALARS = frozenset({"S", "N"})
 _PLAIN_FLAGS = frozenset({"BOOL", "NULL"})
 _PLAIN_SETS = frozenset({"SS", "NS"})
@@ -186,15 +191,24 @@ def _parsed_conditions_remembered(original: Any) -> Any:
         remembered = trees.get(key)
         if remembered is None:
             names_before, values_before = len(parser.expr_attr_names_found), len(parser.expr_attr_values_found)
-            tree = original(parser)
+            # The tree keeps the values it was parsed from; the request's own may end up in
+            # a stored item (SET s = :s) and be changed there later (ADD s :t), so the
+            # remembered tree is parsed from a copy nothing else holds.
+            values = parser.expression_attribute_values
+            parser.expression_attribute_values = copy.deepcopy(values)
+            try:
+                tree = original(parser)
+            finally:
+                parser.expression_attribute_values = values
             remembered = (
                 tree,
                 parser.expr_attr_names_found[names_before:],
                 parser.expr_attr_values_found[values_before:],
             )
-            if len(trees) >= CONDITIONS_REMEMBERED:
-                trees.clear()
-            trees[key] = remembered
+            if len(key[2]) <= CONDITION_VALUES_REMEMBERED:
+                if len(trees) >= CONDITIONS_REMEMBERED:
+                    trees.clear()
+                trees[key] = remembered
             return tree
         tree, names_found, values_found = remembered
         parser.expr_attr_names_found.extend(names_found)

@@ -93,19 +93,34 @@ def _put_back(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
         partition.pop(range_value, None)
 
 
-def _items_backed_up(original: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(original)
-    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-        named = [_named_key(backend, operation) for operation in transact_items]
-        if not named or None in named:
-            original(backend, transact_items)
-            return
-        backups: dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] = {}
-        for table, hash_value, range_value in filter(None, named):
+def _backups(named: list[tuple[Any, Any, Any]]) -> dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] | None:
+    """A copy of each item the transaction names, or nothing stored there; None when a
+    key cannot address an item at all (a map, list or set as a key: moto cancels the
+    transaction for it, after its own whole-table backup)."""
+    backups: dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] = {}
+    try:
+        for table, hash_value, range_value in named:
             backups.setdefault(
                 (id(table), hash_value, range_value),
                 (table, hash_value, range_value, copy.deepcopy(_stored(table, hash_value, range_value))),
             )
+    except TypeError:  # unhashable: not a key DynamoDB or moto can store an item under
+        return None
+    return backups
+
+
+def _items_backed_up(original: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(original)
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        found = [_named_key(backend, operation) for operation in transact_items]
+        named = [key for key in found if key is not None]
+        if not named or len(named) < len(found):
+            original(backend, transact_items)
+            return
+        backups = _backups(named)
+        if backups is None:
+            original(backend, transact_items)
+            return
         _backing_up.by_item = True
         try:
             original(backend, transact_items)

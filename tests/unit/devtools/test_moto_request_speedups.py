@@ -324,3 +324,47 @@ def test_a_serialised_attribute_value_is_a_copy_not_the_stored_value() -> None:
     assert plain is not None
     plain["SS"].append("changed")
     assert stored == {"SS": ["a"]}
+
+
+def _condition_after_a_set_changed(patch: bool) -> Any:
+    """A condition's set is stored by its own request (SET s = :s) and then grown in place
+    (ADD): the same condition, asked again, must still mean the set it was sent with."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    same_request = {
+        "TableName": "h",
+        "UpdateExpression": "SET s = :s",
+        "ConditionExpression": "attribute_not_exists(s) OR s <> :s",
+        "ExpressionAttributeValues": {":s": {"SS": ["x"]}},
+    }
+    if patch:
+        moto_speedups.apply()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="h",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        dynamodb.update_item(Key={"id": {"S": "a"}}, **same_request)
+        dynamodb.update_item(
+            TableName="h",
+            Key={"id": {"S": "a"}},
+            UpdateExpression="ADD s :t",
+            ExpressionAttributeValues={":t": {"SS": ["y"]}},
+        )
+        dynamodb.put_item(TableName="h", Item={"id": {"S": "b"}, "s": {"SS": ["x", "y"]}})
+        try:
+            dynamodb.update_item(Key={"id": {"S": "b"}}, **same_request)
+            answer = "updated"
+        except ClientError as refused:
+            answer = refused.response["Error"]["Code"]
+        return answer, dynamodb.scan(TableName="h")["Items"]
+
+
+def test_a_remembered_condition_keeps_its_own_values_when_a_stored_set_grows() -> None:
+    expected = _condition_after_a_set_changed(patch=False)
+    assert expected[0] == "updated"  # {x, y} <> {x}
+    assert _condition_after_a_set_changed(patch=True) == expected

@@ -150,3 +150,23 @@ def test_a_transaction_no_longer_copies_its_tables(monkeypatch: pytest.MonkeyPat
     assert copied == []
     _run(False, [(("A", "1"), 1)], [transaction])
     assert copied == ["t"]  # moto as it ships: the whole table, for each operation
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"Put": {"TableName": "h", "Item": {"id": {"M": {"a": {"S": "b"}}}}}},
+        {"Update": {"TableName": "h", "Key": {"id": {"SS": ["a"]}}, "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "1"}}}},
+        {"ConditionCheck": {"TableName": "h", "Key": {"id": {"L": []}}, "ConditionExpression": "attribute_exists(n)"}},
+        {"Put": {"TableName": "h", "Item": {"n": {"N": "1"}}}},
+        {"Put": {"TableName": "nope", "Item": {"id": {"S": "q"}}}},
+        {"Update": {"TableName": "t", "Key": {"pk": {"S": "A"}}, "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "1"}}}},
+    ],
+)  # fmt: skip
+def test_a_key_that_cannot_name_an_item_is_refused_as_moto_refuses_it(operation: dict[str, Any]) -> None:
+    transaction = [{"Put": {"TableName": "h", "Item": {"id": {"S": "y"}, "n": {"N": "9"}}}}, operation]
+    seen = _run(True, [("x", 1)], [transaction])
+    assert seen == _run(False, [("x", 1)], [transaction])
+    assert seen[1]["h"] == [{"id": {"S": "x"}, "n": {"N": "1"}}]  # the first write was rolled back
