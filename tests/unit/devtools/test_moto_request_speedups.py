@@ -19,6 +19,7 @@ from moto.dynamodb.parsing import ast_nodes
 from moto.server import DomainDispatcherApplication, create_backend_app
 
 from affiliate_bridge_dev import moto_request_speedups, moto_speedups
+from tests.unit.devtools.moto_tables import create_table
 
 
 @pytest.fixture(autouse=True)
@@ -342,12 +343,7 @@ def _condition_after_a_set_changed(patch: bool) -> Any:
         moto_speedups.apply()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="h",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
+        create_table(dynamodb, "h", "id")
         dynamodb.update_item(Key={"id": {"S": "a"}}, **same_request)
         dynamodb.update_item(
             TableName="h",

@@ -23,6 +23,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue, SQSBackend
 
 from affiliate_bridge_dev import moto_speedups
+from tests.unit.devtools.moto_tables import create_table
 
 # Taken before any test applies the patches.
 ORIGINAL = Queue.attributes
@@ -180,15 +181,7 @@ def test_a_base_table_query_answers_the_same_with_the_patch(items: list[Any], qu
         try:
             with mock_aws():
                 dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-                dynamodb.create_table(
-                    TableName="t",
-                    BillingMode="PAY_PER_REQUEST",
-                    AttributeDefinitions=[
-                        {"AttributeName": "pk", "AttributeType": "S"},
-                        {"AttributeName": "sk", "AttributeType": "S"},
-                    ],
-                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                )
+                create_table(dynamodb, "t", "pk", "sk")
                 for pk, sk, n in items:
                     dynamodb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}, "n": {"N": str(n)}})
                 answers.append([_query_pages(dynamodb, query) for query in queries])
@@ -209,15 +202,7 @@ def test_a_base_table_query_no_longer_lists_the_table(patched: None, monkeypatch
     monkeypatch.setattr(Table, "all_items", counting)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )
+        create_table(dynamodb, "t", "pk", "sk")
         for n in range(30):
             dynamodb.put_item(TableName="t", Item={"pk": {"S": f"P#{n % 10}"}, "sk": {"S": f"S#{n}"}})
         found = dynamodb.query(
@@ -244,12 +229,7 @@ def _read_during_an_update(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | 
     seen: list[dict[str, Any] | None] = []
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
+        create_table(dynamodb, "t", "pk")
         where = {"pk": {"S": "PARKED#1"}}
         writer = threading.Thread(
             target=dynamodb.update_item,

@@ -16,6 +16,7 @@ from moto.dynamodb import models
 from moto.dynamodb.models.table import Table
 
 from affiliate_bridge_dev import moto_speedups
+from tests.unit.devtools.moto_tables import create_table
 
 ORIGINAL_TRANSACT = models.DynamoDBBackend.transact_write_items
 KEYS = [("A", "1"), ("A", "2"), ("B", "1"), ("C", "9")]
@@ -23,21 +24,8 @@ HASH_ONLY_KEYS = ["x", "y"]
 
 
 def _tables(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName="t",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
-    dynamodb.create_table(
-        TableName="h",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
+    create_table(dynamodb, "t", "pk", "sk")
+    create_table(dynamodb, "h", "id")
 
 
 def _key(target: Any) -> tuple[str, dict[str, Any]]:
