@@ -87,3 +87,19 @@ def test_a_sale_with_an_entry_is_version_2_and_every_other_message_version_1() -
     with_entry = sale_message(payment, attribution, entry=EventEntry("enqueued", "sale"))
     assert json.loads(with_entry.to_json())["schema_version"] == 2
     assert json.loads(sale_message(payment, attribution).to_json())["schema_version"] == 1
+
+
+@pytest.mark.parametrize("version", [1.0, 2.0, "2", None])
+def test_a_version_that_is_not_a_whole_number_is_refused(version: object) -> None:
+    entry = EventEntry("enqueued", "sale") if version == 2 else None
+    body = json.loads(_sale(entry).to_json())
+    body["schema_version"] = version
+    with pytest.raises(UnreadableMessage, match="unknown schema_version"):
+        TransactionMessage.from_json(json.dumps(body))
+
+
+def test_a_message_of_another_shape_is_named_by_its_own_version() -> None:
+    body = json.loads(_sale(EventEntry("enqueued", "sale")).to_json())
+    del body["provider"]
+    with pytest.raises(UnreadableMessage, match="schema 2"):
+        TransactionMessage.from_json(json.dumps(body))

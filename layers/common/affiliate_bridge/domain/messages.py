@@ -102,7 +102,7 @@ class TransactionMessage:
         if not isinstance(body, dict):
             raise UnreadableMessage("message body is not a JSON object")
         version = body.get("schema_version")
-        if version not in READABLE_VERSIONS or isinstance(version, bool):
+        if type(version) is not int or version not in READABLE_VERSIONS:  # not True, not 2.0
             raise UnreadableMessage(f"unknown schema_version {version!r} (this forwarder reads 1 and 2)")
         if (version == ENTRY_SCHEMA_VERSION) != bool(body.get("entry")):
             raise UnreadableMessage(f"schema_version {version} and the message's ledger entry do not go together")
@@ -128,7 +128,7 @@ class TransactionMessage:
                 schema_version=version,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnreadableMessage(f"message does not match schema {SCHEMA_VERSION}: {exc}") from exc
+            raise UnreadableMessage(f"message does not match schema {version}: {exc}") from exc
         if sum(part is not None for part in (sale, reversal, customer, message.relink, observed)) != 1:
             raise UnreadableMessage("a message carries exactly one of sale, reversal, customer, relink or observed")
         return message
