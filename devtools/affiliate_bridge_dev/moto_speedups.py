@@ -186,10 +186,6 @@ def _one_receive_at_a_time(original: Any) -> Any:
     return receive_message
 
 
-def applied() -> bool:
-    return _APPLIED
-
-
 def apply() -> None:
     """Install the four patches, ``moto_request_speedups``'s, ``moto_update_speedups``'s
     and ``moto_transaction_speedups``'s (idempotent); call before moto handles a request."""

@@ -86,14 +86,13 @@ def _put_back(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
         else:
             table.items[hash_value] = item
         return
-    partition = table.items.get(hash_value)
     if item is not None:
         table.items[hash_value][range_value] = item
-    elif partition is not None:
-        partition.pop(range_value, None)
+    else:
+        table.items.get(hash_value, {}).pop(range_value, None)
 
 
-def _backups(named: list[tuple[Any, Any, Any]]) -> dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] | None:
+def _backups(named: list[Any]) -> dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] | None:
     """A copy of each item the transaction names, or nothing stored there; None when a
     key cannot address an item at all (a map, list or set as a key: moto cancels the
     transaction for it, after its own whole-table backup)."""
@@ -112,13 +111,9 @@ def _backups(named: list[tuple[Any, Any, Any]]) -> dict[tuple[int, Any, Any], tu
 def _items_backed_up(original: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(original)
     def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-        found = [_named_key(backend, operation) for operation in transact_items]
-        named = [key for key in found if key is not None]
-        if not named or len(named) < len(found):
-            original(backend, transact_items)
-            return
-        backups = _backups(named)
-        if backups is None:
+        named = [_named_key(backend, operation) for operation in transact_items]
+        backups = _backups(named) if named and None not in named else None
+        if backups is None:  # moto's own whole-table backup
             original(backend, transact_items)
             return
         _backing_up.by_item = True
